@@ -1,0 +1,52 @@
+# hearth: the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+DEMO_MODEL ?= tests/data/devB
+
+APT_PACKAGES := build-essential cmake ninja-build pkg-config git \
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libcpp-httplib-dev \
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format nodejs npm
+
+.PHONY: setup build build-asan test test-fast demo format clean
+
+# Idempotent: installs only what is missing, so a second run costs a dpkg query.
+setup:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "setup: all packages present"; fi
+	@if [ -f tests/integration/package.json ]; then \
+	  (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error); fi
+
+build:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan:
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_SANITIZE=ON -DHEARTH_BUILD_BENCH=OFF
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+# Release suites first, then the same suites under ASan+UBSan.
+test: setup build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE no-asan
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+demo: setup build
+	@echo "== hearth info $(DEMO_MODEL)"
+	$(BUILD)/hearth info $(DEMO_MODEL)
+	@echo "== hearth run (random weights: the text is gibberish by design)"
+	$(BUILD)/hearth run $(DEMO_MODEL) --tokens 128000,791,4062,14198 -n 16 --temp 0
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.cu' '*.cuh')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

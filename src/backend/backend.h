@@ -1,0 +1,128 @@
+#pragma once
+// The backend contract: everything the model needs from a compute device. The Llama graph is
+// written once against this interface; cpu/ implements it now, cuda/ later. Pointers named
+// "device memory" come from alloc() (host memory on the CPU backend).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "format/checkpoint.h"
+#include "format/dtype.h"
+#include "format/tensor_view.h"
+
+namespace hearth {
+
+// A weight matrix [rows, cols] (vectors: rows = 1) in the backend's memory, y = W x.
+struct Weight {
+  std::string name;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;
+  const void* data = nullptr;
+  // Tensor-parallel slice: these are rows [row_begin, row_begin + rows) of a full_rows matrix.
+  int64_t row_begin = 0, full_rows = 0;
+};
+
+// One forward step's inputs, host side. Token i belongs to sequence seq[i] at position pos[i]
+// and writes its K/V into cache slot slot[i] (block * block_size + offset). Sequence s reads
+// its keys through blocks block_tables[table_offset[s] .. table_offset[s + 1]).
+struct BatchInputs {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> pos;
+  std::vector<int32_t> seq;
+  std::vector<int32_t> slot;
+  std::vector<int32_t> block_tables;
+  std::vector<int32_t> table_offset;
+  int32_t block_size = 16;
+  int n_tokens() const { return static_cast<int>(tokens.size()); }
+};
+
+struct AttentionShape {
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  float scale = 1.0f;
+};
+
+// Per-layer K and V storage: [n_slots, n_kv_heads, head_dim] float32 each, device memory.
+struct KvLayer {
+  float* k = nullptr;
+  float* v = nullptr;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  virtual bool supports(DType weight_type) const = 0;
+
+  // Weights: the CPU backend keeps views into the mapped file; a GPU backend copies once.
+  virtual Weight upload(const TensorView& t) = 0;
+
+  virtual void* alloc(size_t bytes) = 0;
+  virtual void free(void* p) = 0;
+  virtual void to_host(void* dst, const void* src, size_t bytes) = 0;
+
+  // RoPE frequencies per rotated pair (head_dim / 2 of them) and the pair layout; set once.
+  virtual void set_rope(const std::vector<float>& inv_freq, RopeLayout layout) = 0;
+  // Copies the step's token ids, positions and block tables where the kernels can read them.
+  virtual void set_batch(const BatchInputs& batch) = 0;
+
+  // All activations are float32 rows; n is the number of rows (tokens).
+  virtual void embed(const Weight& table, float* out) = 0;  // rows of the batch's tokens
+  virtual void rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) = 0;
+  virtual void matmul(const Weight& w, const float* x, int n, float* y) = 0;  // y[n, rows]
+  virtual void rope(float* x, int n, int n_heads, int head_dim) = 0;  // in place, batch positions
+  virtual void kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) = 0;
+  virtual void attention(const float* q, const KvLayer& kv, const AttentionShape& shape, int n,
+                         float* out) = 0;
+  virtual void swiglu(const float* gate, const float* up, size_t count, float* out) = 0;
+  virtual void add(float* x, const float* y, size_t count) = 0;
+  virtual void gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
+                           float* out) = 0;
+};
+
+// Owns one allocation made through a backend.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(Backend* b, size_t bytes)
+      : backend_(b), ptr_(bytes ? b->alloc(bytes) : nullptr), bytes_(bytes) {}
+  ~DeviceBuffer() { reset(); }
+  DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      backend_ = o.backend_;
+      ptr_ = o.ptr_;
+      bytes_ = o.bytes_;
+      o.ptr_ = nullptr;
+      o.bytes_ = 0;
+    }
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+
+  float* f32() const { return static_cast<float*>(ptr_); }
+  void* get() const { return ptr_; }
+  size_t bytes() const { return bytes_; }
+  void reset() {
+    if (ptr_ && backend_) backend_->free(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+  }
+
+ private:
+  Backend* backend_ = nullptr;
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+struct BackendOptions {
+  std::string device = "cpu";
+  int threads = 0;  // 0: all cores
+};
+
+std::unique_ptr<Backend> make_backend(const BackendOptions& opts);
+
+}  // namespace hearth

@@ -1,0 +1,163 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "util/error.h"
+#include "util/half.h"
+
+namespace hearth {
+
+CpuBackend::CpuBackend(int threads) : pool_(threads > 0 ? threads : default_thread_count()) {}
+
+bool CpuBackend::supports(DType t) const {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
+Weight CpuBackend::upload(const TensorView& t) {
+  if (!supports(t.dtype))
+    throw Error(t.file, std::string("unsupported type ") + dtype_name(t.dtype) + " in tensor '" +
+                            t.name + "' (the CPU backend reads F32, F16 and BF16 weights)");
+  Weight w;
+  w.name = t.name;
+  w.dtype = t.dtype;
+  w.rows = t.shape.size() >= 2 ? t.shape[0] : 1;
+  w.cols = t.shape.back();
+  w.full_rows = w.rows;
+  w.data = t.data;
+  return w;
+}
+
+void* CpuBackend::alloc(size_t bytes) {
+  // 64-byte alignment: one cache line, and what AVX-512 loads like.
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+void CpuBackend::free(void* p) {
+  std::free(p);
+}
+
+void CpuBackend::to_host(void* dst, const void* src, size_t bytes) {
+  std::memcpy(dst, src, bytes);
+}
+
+void CpuBackend::set_rope(const std::vector<float>& inv_freq, RopeLayout layout) {
+  inv_freq_ = inv_freq;
+  rope_layout_ = layout;
+}
+
+void CpuBackend::set_batch(const BatchInputs& batch) {
+  batch_ = batch;
+  const size_t half = inv_freq_.size();
+  const size_t n = batch.tokens.size();
+  cos_.resize(n * half);
+  sin_.resize(n * half);
+  for (size_t t = 0; t < n; ++t) {
+    for (size_t i = 0; i < half; ++i) {
+      // The angle in float32 as the reference computes it, then cos/sin rounded from double.
+      float angle = static_cast<float>(batch.pos[t]) * inv_freq_[i];
+      cos_[t * half + i] = static_cast<float>(std::cos(static_cast<double>(angle)));
+      sin_[t * half + i] = static_cast<float>(std::sin(static_cast<double>(angle)));
+    }
+  }
+}
+
+void row_to_f32(DType t, const void* row, float* out, int64_t n) {
+  switch (t) {
+    case DType::F32:
+      std::memcpy(out, row, static_cast<size_t>(n) * 4);
+      return;
+    case DType::F16: {
+      auto* h = static_cast<const uint16_t*>(row);
+      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(h[i]);
+      return;
+    }
+    case DType::BF16: {
+      auto* h = static_cast<const uint16_t*>(row);
+      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(h[i]);
+      return;
+    }
+    default:
+      throw Error(std::string("internal: row_to_f32 cannot read ") + dtype_name(t));
+  }
+}
+
+void CpuBackend::embed(const Weight& table, float* out) {
+  const int n = batch_.n_tokens();
+  const size_t row_bytes = dtype_row_bytes(table.dtype, table.cols);
+  for (int t = 0; t < n; ++t) {
+    auto* row =
+        static_cast<const uint8_t*>(table.data) + static_cast<size_t>(batch_.tokens[t]) * row_bytes;
+    row_to_f32(table.dtype, row, out + static_cast<size_t>(t) * table.cols, table.cols);
+  }
+}
+
+void CpuBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) {
+  const int64_t dim = w.cols;
+  std::vector<float> weight(static_cast<size_t>(dim));
+  row_to_f32(w.dtype, w.data, weight.data(), dim);
+  for (int t = 0; t < n; ++t) {
+    const float* xr = x + static_cast<size_t>(t) * dim;
+    float* o = out + static_cast<size_t>(t) * dim;
+    double ss = 0;
+    for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(dim)) + eps);
+    for (int64_t i = 0; i < dim; ++i) o[i] = weight[i] * (xr[i] * inv);
+  }
+}
+
+void CpuBackend::rope(float* x, int n, int n_heads, int head_dim) {
+  const int half = head_dim / 2;
+  for (int t = 0; t < n; ++t) {
+    const float* c = cos_.data() + static_cast<size_t>(t) * half;
+    const float* s = sin_.data() + static_cast<size_t>(t) * half;
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (static_cast<size_t>(t) * n_heads + h) * head_dim;
+      if (rope_layout_ == RopeLayout::Halves) {
+        for (int i = 0; i < half; ++i) {
+          float a = v[i], b = v[i + half];
+          v[i] = a * c[i] - b * s[i];
+          v[i + half] = b * c[i] + a * s[i];
+        }
+      } else {
+        for (int i = 0; i < half; ++i) {
+          float a = v[2 * i], b = v[2 * i + 1];
+          v[2 * i] = a * c[i] - b * s[i];
+          v[2 * i + 1] = b * c[i] + a * s[i];
+        }
+      }
+    }
+  }
+}
+
+void CpuBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
+  for (int t = 0; t < n; ++t) {
+    size_t slot = static_cast<size_t>(batch_.slot[t]);
+    std::memcpy(kv.k + slot * kv_dim, k + static_cast<size_t>(t) * kv_dim, sizeof(float) * kv_dim);
+    std::memcpy(kv.v + slot * kv_dim, v + static_cast<size_t>(t) * kv_dim, sizeof(float) * kv_dim);
+  }
+}
+
+void CpuBackend::swiglu(const float* gate, const float* up, size_t count, float* out) {
+  for (size_t i = 0; i < count; ++i) {
+    float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void CpuBackend::add(float* x, const float* y, size_t count) {
+  for (size_t i = 0; i < count; ++i) x[i] += y[i];
+}
+
+void CpuBackend::gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
+                             float* out) {
+  for (size_t r = 0; r < rows.size(); ++r)
+    std::memcpy(out + r * dim, x + static_cast<size_t>(rows[r]) * dim, sizeof(float) * dim);
+}
+
+}  // namespace hearth

@@ -1,0 +1,49 @@
+#pragma once
+// The CPU implementation of the backend contract. Weights stay in the mapped file; activations
+// and the KV cache are ordinary aligned host memory; kernels split rows across a thread pool.
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "util/thread_pool.h"
+
+namespace hearth {
+
+class CpuBackend : public Backend {
+ public:
+  explicit CpuBackend(int threads);
+  std::string name() const override { return "cpu"; }
+  bool supports(DType t) const override;
+  Weight upload(const TensorView& t) override;
+  void* alloc(size_t bytes) override;
+  void free(void* p) override;
+  void to_host(void* dst, const void* src, size_t bytes) override;
+
+  void set_rope(const std::vector<float>& inv_freq, RopeLayout layout) override;
+  void set_batch(const BatchInputs& batch) override;
+
+  void embed(const Weight& table, float* out) override;
+  void rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) override;
+  void matmul(const Weight& w, const float* x, int n, float* y) override;
+  void rope(float* x, int n, int n_heads, int head_dim) override;
+  void kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) override;
+  void attention(const float* q, const KvLayer& kv, const AttentionShape& shape, int n,
+                 float* out) override;
+  void swiglu(const float* gate, const float* up, size_t count, float* out) override;
+  void add(float* x, const float* y, size_t count) override;
+  void gather_rows(const float* x, const std::vector<int32_t>& rows, int dim, float* out) override;
+
+  ThreadPool& pool() { return pool_; }
+
+ private:
+  ThreadPool pool_;
+  std::vector<float> inv_freq_;
+  RopeLayout rope_layout_ = RopeLayout::Halves;
+  BatchInputs batch_;
+  std::vector<float> cos_, sin_;  // [n_tokens, head_dim / 2] for the current batch
+};
+
+// Converts one row of a float weight type to float32 (quantized types: see quant/).
+void row_to_f32(DType t, const void* row, float* out, int64_t n);
+
+}  // namespace hearth

@@ -1,0 +1,54 @@
+#include "kv/kv_cache.h"
+
+#include "util/error.h"
+
+namespace hearth {
+
+KvCache::KvCache(Backend& backend, const ModelConfig& cfg, int n_blocks, int block_size)
+    : n_blocks_(n_blocks),
+      block_size_(block_size),
+      kv_dim_(static_cast<int>(cfg.n_kv_heads * cfg.head_dim)) {
+  if (n_blocks <= 0 || block_size <= 0) throw Error("kv cache", "needs at least one block");
+  const size_t per = static_cast<size_t>(n_blocks) * block_size * kv_dim_ * sizeof(float);
+  for (int64_t l = 0; l < cfg.n_layers; ++l) {
+    storage_.emplace_back(&backend, per);
+    storage_.emplace_back(&backend, per);
+    layers_.push_back({storage_[storage_.size() - 2].f32(), storage_.back().f32()});
+  }
+  // Hand out low block numbers first: purely cosmetic, but it makes traces readable.
+  for (int b = n_blocks - 1; b >= 0; --b) free_.push_back(b);
+}
+
+size_t KvCache::bytes() const {
+  size_t n = 0;
+  for (auto& s : storage_) n += s.bytes();
+  return n;
+}
+
+int32_t KvCache::alloc_block() {
+  if (free_.empty()) return -1;
+  int32_t b = free_.back();
+  free_.pop_back();
+  return b;
+}
+
+void KvCache::free_block(int32_t b) {
+  free_.push_back(b);
+}
+
+bool kv_reserve(KvCache& cache, SequenceKv& seq, int extra) {
+  const int bs = cache.block_size();
+  const size_t need = static_cast<size_t>((seq.length + extra + bs - 1) / bs);
+  if (need <= seq.blocks.size()) return true;
+  if (need - seq.blocks.size() > static_cast<size_t>(cache.free_blocks())) return false;
+  while (seq.blocks.size() < need) seq.blocks.push_back(cache.alloc_block());
+  return true;
+}
+
+void kv_release(KvCache& cache, SequenceKv& seq) {
+  for (auto b : seq.blocks) cache.free_block(b);
+  seq.blocks.clear();
+  seq.length = 0;
+}
+
+}  // namespace hearth

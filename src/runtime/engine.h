@@ -1,0 +1,42 @@
+#pragma once
+// Everything one loaded model needs at run time: the opened file, a backend, the weights bound
+// to it and a paged KV cache. The CLI subcommands and the server start from here.
+#include <memory>
+#include <string>
+
+#include "backend/backend.h"
+#include "format/checkpoint.h"
+#include "kv/kv_cache.h"
+#include "model/llama.h"
+
+namespace hearth {
+
+struct EngineOptions {
+  std::string device = "cpu";
+  int threads = 0;  // 0: all cores
+  int context = 0;  // 0: min(model's maximum, 4096)
+  int max_batch_tokens = 256;
+  int kv_blocks = 0;  // 0: enough for one sequence of `context` tokens
+  int block_size = 16;
+};
+
+class Engine {
+ public:
+  Engine(const std::string& model_path, const EngineOptions& opts);
+
+  const Checkpoint& checkpoint() const { return ck_; }
+  const ModelConfig& config() const { return ck_.config; }
+  LlamaModel& model() { return *model_; }
+  KvCache& cache() { return *cache_; }
+  Backend& backend() { return *backend_; }
+  int context() const { return context_; }
+
+ private:
+  Checkpoint ck_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<LlamaModel> model_;
+  std::unique_ptr<KvCache> cache_;
+  int context_ = 0;
+};
+
+}  // namespace hearth
