@@ -1,5 +1,6 @@
 #include "format/gguf.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "format/byte_reader.h"
@@ -274,6 +275,17 @@ GgufFile::GgufFile(const std::string& path) : file_(std::make_shared<MappedFile>
     tv.nbytes = static_cast<size_t>(bytes);
     tv.data = file_->data() + data_start + ti.offset;
     tensors_.push_back(std::move(tv));
+  }
+  // Overlapping tensors mean a corrupt or hostile index: refuse rather than alias weights.
+  std::vector<size_t> order(tensors_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return tensors_[a].data < tensors_[b].data; });
+  for (size_t i = 1; i < order.size(); ++i) {
+    const auto& prev = tensors_[order[i - 1]];
+    const auto& cur = tensors_[order[i]];
+    if (prev.data + prev.nbytes > cur.data)
+      throw Error(path, "tensor '" + prev.name + "' overlaps tensor '" + cur.name + "'");
   }
 }
 
