@@ -3,7 +3,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -44,12 +43,13 @@ std::string canonical_tensor_name(const std::string& hf) {
       {"mlp.down_proj.weight", "ffn_down.weight"},
   };
   if (auto it = top.find(hf); it != top.end()) return it->second;
-  static const std::regex re(R"(model\.layers\.(\d+)\.(.+))");
-  std::smatch m;
-  if (std::regex_match(hf, m, re)) {
-    if (auto it = layer.find(m[2].str()); it != layer.end())
-      return "blk." + m[1].str() + "." + it->second;
-  }
+  static const std::string prefix = "model.layers.";
+  if (hf.compare(0, prefix.size(), prefix) != 0) return "";
+  size_t i = prefix.size(), j = i;
+  while (j < hf.size() && hf[j] >= '0' && hf[j] <= '9') ++j;
+  if (j == i || j >= hf.size() || hf[j] != '.') return "";
+  if (auto it = layer.find(hf.substr(j + 1)); it != layer.end())
+    return "blk." + hf.substr(i, j - i) + "." + it->second;
   return "";
 }
 

@@ -27,6 +27,13 @@ Weight CpuBackend::upload(const TensorView& t) {
   w.cols = t.shape.back();
   w.full_rows = w.rows;
   w.data = t.data;
+  // safetensors does not promise aligned data; the kernels read whole elements, so a tensor at
+  // an odd offset (rare: real checkpoints pad their header) is copied once to aligned memory.
+  if (reinterpret_cast<uintptr_t>(t.data) % 4 != 0) {
+    owned_.emplace_back(this, t.nbytes);
+    std::memcpy(owned_.back().get(), t.data, t.nbytes);
+    w.data = owned_.back().get();
+  }
   return w;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // The CPU implementation of the backend contract. Weights stay in the mapped file; activations
 // and the KV cache are ordinary aligned host memory; kernels split rows across a thread pool.
+#include <deque>
 #include <memory>
 #include <vector>
 
@@ -40,7 +41,8 @@ class CpuBackend : public Backend {
   std::vector<float> inv_freq_;
   RopeLayout rope_layout_ = RopeLayout::Halves;
   BatchInputs batch_;
-  std::vector<float> cos_, sin_;  // [n_tokens, head_dim / 2] for the current batch
+  std::vector<float> cos_, sin_;    // [n_tokens, head_dim / 2] for the current batch
+  std::deque<DeviceBuffer> owned_;  // weights copied because the file left them misaligned
 };
 
 // Converts one row of a float weight type to float32 (quantized types: see quant/).
