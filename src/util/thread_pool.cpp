@@ -27,6 +27,7 @@ void ThreadPool::worker(int index) {
 #if defined(__x86_64__)
       __builtin_ia32_pause();
 #endif
+      if (spin % 1024 == 1023) std::this_thread::yield();
       gen = generation_.load(std::memory_order_acquire);
     }
     const std::function<void(int)>* job = nullptr;
@@ -55,10 +56,16 @@ void ThreadPool::run_on_all(const std::function<void(int)>& fn) {
   }
   cv_.notify_all();
   fn(0);
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  // Spin briefly, then yield: when the machine is oversubscribed a worker may not be running,
+  // and burning our time slice only delays it further.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 4000) {
 #if defined(__x86_64__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
   }
 }
 
