@@ -43,7 +43,7 @@ demo: setup build
 	@echo "== hearth info $(DEMO_MODEL)"
 	$(BUILD)/hearth info $(DEMO_MODEL)
 	@echo "== hearth run (random weights: the text is gibberish by design)"
-	$(BUILD)/hearth run $(DEMO_MODEL) --tokens 128000,791,4062,14198 -n 16 --temp 0
+	$(BUILD)/hearth run $(DEMO_MODEL) --chat --prompt "Name three llamas." -n 24 --temp 0
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.cu' '*.cuh')

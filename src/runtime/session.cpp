@@ -69,3 +69,21 @@ std::vector<float> Session::feed(const std::vector<int32_t>& tokens, bool all_lo
 }
 
 }  // namespace hearth
+
+namespace hearth {
+
+void Session::truncate(int32_t n) {
+  if (n <= 0) {
+    reset();
+    return;
+  }
+  if (n >= seq_.length) return;
+  seq_.length = n;
+  const size_t keep = static_cast<size_t>(blocks_for_context(n, cache_.block_size()));
+  while (seq_.blocks.size() > keep) {
+    cache_.free_block(seq_.blocks.back());
+    seq_.blocks.pop_back();
+  }
+}
+
+}  // namespace hearth

@@ -19,6 +19,9 @@ class Session {
   // Throws if the context would overflow or the cache has no room: nothing is half-appended.
   std::vector<float> feed(const std::vector<int32_t>& tokens, bool all_logits = false);
   int32_t length() const { return seq_.length; }
+  // Forgets every token from position n on (their blocks go back to the cache), so a caller
+  // can re-feed a conversation from where it diverged instead of from the start.
+  void truncate(int32_t n);
   int max_context() const { return max_context_; }
   void reset();
 

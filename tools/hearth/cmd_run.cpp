@@ -1,11 +1,14 @@
-// hearth run MODEL (--prompt TEXT | --tokens IDS): generate and stream to stdout.
+// hearth run MODEL [--prompt TEXT [--chat] | --tokens IDS]: generate and stream to stdout.
+// With no prompt at all it opens an interactive chat (chat_repl.cpp).
 #include <cstdio>
 #include <string>
 
+#include "chat/llama31_template.h"
+#include "chat_repl.h"
 #include "command.h"
 #include "engine_options.h"
-#include "runtime/sampler.h"
-#include "runtime/session.h"
+#include "generate.h"
+#include "tokenizer/load.h"
 #include "util/error.h"
 
 namespace hearth::cli {
@@ -15,64 +18,75 @@ struct RunOpts {
   std::string model;
   std::string prompt;
   std::string tokens;
-  int n_predict = 128;
-  bool ignore_eos = false;
-  SamplingParams sampling;
+  std::string system;
+  bool chat = false;
+  bool special = false;
+  bool print_ids = false;
+  GenerateOptions gen;
   EngineOptions engine;
 };
 
-bool is_eos(const ModelConfig& c, int32_t t) {
-  for (auto e : c.eos_ids)
-    if (e == t) return true;
-  return false;
-}
-
 int run_generate(RunOpts o) {
-  if (o.n_predict < 0) throw Error("-n", "must be >= 0, got " + std::to_string(o.n_predict));
-  validate_sampling(o.sampling);
-  if (o.tokens.empty() && o.prompt.empty())
-    throw Error("run", "give --tokens IDS or --prompt TEXT");
-  if (!o.prompt.empty())
-    throw Error("--prompt",
-                "text prompts need the tokenizer, which this build lacks: use --tokens");
-  std::vector<int32_t> ids = parse_token_list(o.tokens);
+  if (o.gen.n_predict < 0)
+    throw Error("-n", "must be >= 0, got " + std::to_string(o.gen.n_predict));
+  validate_sampling(o.gen.sampling);
+  if (!o.tokens.empty() && !o.prompt.empty())
+    throw Error("run", "give --prompt or --tokens, not both");
+  std::optional<Tokenizer> tok;
+  if (has_tokenizer(o.model)) tok = load_tokenizer(o.model);
+  if (o.tokens.empty() && o.prompt.empty()) {
+    if (!tok) throw Error(o.model, "has no tokenizer: interactive chat needs one (use --tokens)");
+    Engine engine(o.model, o.engine);
+    return chat_repl(engine, *tok, o.system, o.gen);
+  }
+  std::vector<int32_t> ids;
+  if (!o.tokens.empty()) {
+    ids = parse_token_list(o.tokens);
+  } else {
+    if (!tok) throw Error(o.model, "has no tokenizer: use --tokens");
+    if (o.chat) {
+      nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+      if (!o.system.empty()) msgs.push_back({{"role", "system"}, {"content", o.system}});
+      msgs.push_back({{"role", "user"}, {"content", o.prompt}});
+      ids = tok->encode(render_llama31_chat(msgs, {}), false, true);
+    } else {
+      ids = tok->encode(o.prompt, tok->add_bos_default(), o.special);
+    }
+  }
   Engine engine(o.model, o.engine);
   Session session(engine.model(), engine.cache(), engine.context());
-  Sampler sampler(o.sampling);
-  std::vector<float> logits = session.feed(ids);
-  const int64_t V = engine.config().vocab_size;
-  for (int i = 0; i < o.n_predict; ++i) {
-    int32_t next = sampler.sample(logits.data(), V);
-    std::printf("%s%d", i ? " " : "", next);
-    std::fflush(stdout);
-    if (!o.ignore_eos && is_eos(engine.config(), next)) break;
-    if (i + 1 == o.n_predict) break;
-    if (session.length() + 1 > engine.context()) {
-      std::fprintf(stderr, "\nhearth: context of %d tokens is full, stopping\n", engine.context());
-      break;
-    }
-    logits = session.feed({next});
-  }
-  std::printf("\n");
+  const Tokenizer* out_tok = (tok && !o.print_ids) ? &*tok : nullptr;
+  generate_to_stdout(engine, session, ids, o.gen, out_tok,
+                     stop_ids(engine.config(), tok ? &*tok : nullptr));
   return 0;
 }
 
-RegisterCommand reg("run", "Generate text from a prompt, streaming to stdout", [](CLI::App& app) {
-  auto o = std::make_shared<RunOpts>();
-  app.add_option("MODEL", o->model, "GGUF file or Hugging Face checkpoint directory")->required();
-  app.add_option("-p,--prompt", o->prompt, "Prompt text");
-  app.add_option("--tokens", o->tokens, "Prompt as comma-separated token ids");
-  app.add_option("-n,--n-predict", o->n_predict, "Tokens to generate")->capture_default_str();
-  app.add_option("--temp", o->sampling.temperature, "Temperature (0: greedy)")
-      ->capture_default_str();
-  app.add_option("--top-k", o->sampling.top_k, "Top-k (0: off)")->capture_default_str();
-  app.add_option("--top-p", o->sampling.top_p, "Top-p (1: off)")->capture_default_str();
-  app.add_option("--min-p", o->sampling.min_p, "Min-p (0: off)")->capture_default_str();
-  app.add_option("--seed", o->sampling.seed, "Random seed")->capture_default_str();
-  app.add_flag("--ignore-eos", o->ignore_eos, "Keep generating past end-of-sequence tokens");
-  add_engine_options(app, o->engine);
-  return [o] { return run_generate(*o); };
-});
+RegisterCommand reg(
+    "run", "Generate text from a prompt, streaming to stdout (no prompt: interactive chat)",
+    [](CLI::App& app) {
+      auto o = std::make_shared<RunOpts>();
+      app.add_option("MODEL", o->model, "GGUF file or Hugging Face checkpoint directory")
+          ->required();
+      app.add_option("-p,--prompt", o->prompt, "Prompt text");
+      app.add_option("--tokens", o->tokens, "Prompt as comma-separated token ids");
+      app.add_flag("--chat", o->chat,
+                   "Wrap --prompt in the Llama 3.1 chat template as a user turn");
+      app.add_option("--system", o->system, "System message for --chat and interactive chat");
+      app.add_flag("--special", o->special, "Parse special tokens such as <|eot_id|> in --prompt");
+      app.add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
+      app.add_option("-n,--n-predict", o->gen.n_predict, "Tokens to generate")
+          ->capture_default_str();
+      app.add_option("--temp", o->gen.sampling.temperature, "Temperature (0: greedy)")
+          ->capture_default_str();
+      app.add_option("--top-k", o->gen.sampling.top_k, "Top-k (0: off)")->capture_default_str();
+      app.add_option("--top-p", o->gen.sampling.top_p, "Top-p (1: off)")->capture_default_str();
+      app.add_option("--min-p", o->gen.sampling.min_p, "Min-p (0: off)")->capture_default_str();
+      app.add_option("--seed", o->gen.sampling.seed, "Random seed")->capture_default_str();
+      app.add_flag("--ignore-eos", o->gen.ignore_eos,
+                   "Keep generating past end-of-sequence tokens");
+      add_engine_options(app, o->engine);
+      return [o] { return run_generate(*o); };
+    });
 
 }  // namespace
 }  // namespace hearth::cli

@@ -1,0 +1,106 @@
+// Each turn re-renders the whole conversation with the official template, keeps the cached
+// prefix it shares with what the model has already seen, and feeds only the rest. When the
+// conversation outgrows the context, the oldest turns are dropped (the system message stays).
+#include "chat_repl.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "chat/llama31_template.h"
+
+namespace hearth::cli {
+namespace {
+
+// Reads one message. A line ending in '\' continues; a line of """ opens and closes a block.
+// Returns false at end of input.
+bool read_message(std::string& out, bool tty) {
+  out.clear();
+  if (tty) std::fputs("\n> ", stdout), std::fflush(stdout);
+  std::string line;
+  bool block = false;
+  while (std::getline(std::cin, line)) {
+    if (line == "\"\"\"") {
+      if (block) return true;
+      block = true;
+      continue;
+    }
+    if (block) {
+      out += line + "\n";
+      continue;
+    }
+    if (!line.empty() && line.back() == '\\') {
+      line.pop_back();
+      out += line + "\n";
+      if (tty) std::fputs(". ", stdout), std::fflush(stdout);
+      continue;
+    }
+    out += line;
+    return true;
+  }
+  return !out.empty();
+}
+
+}  // namespace
+
+int chat_repl(Engine& engine, const Tokenizer& tok, const std::string& system,
+              const GenerateOptions& o) {
+  const bool tty = ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1;
+  if (tty)
+    std::printf(
+        "hearth chat: %s, context %d tokens. Enter sends; end a line with \\ or wrap in \"\"\" "
+        "for more lines; /reset clears, /exit or Ctrl-D quits.\n",
+        engine.checkpoint().path.c_str(), engine.context());
+  Session session(engine.model(), engine.cache(), engine.context());
+  const auto stops = stop_ids(engine.config(), &tok);
+  nlohmann::ordered_json history = nlohmann::ordered_json::array();
+  std::vector<int32_t> cached;  // exactly the tokens the session holds
+  std::string input;
+  while (read_message(input, tty)) {
+    if (input == "/exit" || input == "/quit") break;
+    if (input == "/reset") {
+      history = nlohmann::ordered_json::array();
+      session.reset();
+      cached.clear();
+      continue;
+    }
+    if (input.empty()) continue;
+    history.push_back({{"role", "user"}, {"content", input}});
+    std::vector<int32_t> ids;
+    for (;;) {
+      nlohmann::ordered_json msgs = nlohmann::ordered_json::array();
+      if (!system.empty()) msgs.push_back({{"role", "system"}, {"content", system}});
+      for (auto& m : history) msgs.push_back(m);
+      ids = tok.encode(render_llama31_chat(msgs, {}), false, true);
+      if (static_cast<int>(ids.size()) + std::max(1, o.n_predict) <= engine.context() ||
+          history.size() <= 1)
+        break;
+      history.erase(history.begin(), history.begin() + 2);  // the oldest user/assistant pair
+    }
+    if (static_cast<int>(ids.size()) >= engine.context()) {
+      std::fprintf(stderr,
+                   "hearth: that message (%zu tokens) does not fit the context of %d tokens\n",
+                   ids.size(), engine.context());
+      history.erase(history.end() - 1);
+      continue;
+    }
+    size_t common = 0;
+    while (common < cached.size() && common < ids.size() && cached[common] == ids[common]) ++common;
+    common = std::min(common, ids.size() - 1);  // at least one token to get logits from
+    session.truncate(static_cast<int32_t>(common));
+    cached.resize(common);
+    std::vector<int32_t> rest(ids.begin() + static_cast<long>(common), ids.end());
+    GenerateOptions turn = o;
+    turn.n_predict = std::min(o.n_predict, engine.context() - static_cast<int>(ids.size()));
+    Generated g = generate_to_stdout(engine, session, rest, turn, &tok, stops);
+    cached.insert(cached.end(), rest.begin(), rest.end());
+    cached.insert(cached.end(), g.fed.begin(), g.fed.end());
+    history.push_back({{"role", "assistant"}, {"content", tok.decode(g.tokens, true)}});
+  }
+  if (tty) std::printf("\n");
+  return 0;
+}
+
+}  // namespace hearth::cli
