@@ -195,7 +195,12 @@ void GgufWriter::set_f32_array(const std::string& key, const std::vector<float>&
 
 void GgufWriter::add_tensor(const std::string& name, DType type, const std::vector<int64_t>& shape,
                             const void* data, size_t nbytes) {
-  tensors_.push_back({name, type, shape, data, nbytes});
+  tensors_.push_back({name, type, shape, data, nbytes, nullptr});
+}
+
+void GgufWriter::add_tensor_lazy(const std::string& name, DType type,
+                                 const std::vector<int64_t>& shape, size_t nbytes, Fill fill) {
+  tensors_.push_back({name, type, shape, nullptr, nbytes, std::move(fill)});
 }
 
 void GgufWriter::emit(const std::function<void(const void*, size_t)>& put) const {
@@ -236,9 +241,18 @@ void GgufWriter::emit(const std::function<void(const void*, size_t)>& put) const
     }
   };
   pad();
+  std::vector<uint8_t> buf;
+  size_t done = 0;
   for (auto& t : tensors_) {
-    s.put(t.data, t.nbytes);
+    if (t.fill) {
+      buf.assign(t.nbytes, 0);
+      t.fill(buf.data());
+      s.put(buf.data(), t.nbytes);
+    } else {
+      s.put(t.data, t.nbytes);
+    }
     pad();
+    if (progress_) progress_(++done, tensors_.size());
   }
 }
 

@@ -26,6 +26,14 @@ class GgufWriter {
   void add_tensor(const std::string& name, DType type, const std::vector<int64_t>& shape,
                   const void* data, size_t nbytes);
 
+  // The bytes are produced at write time by fill(dst) (dst holds nbytes): a whole model never
+  // needs to sit in memory at once.
+  using Fill = std::function<void(uint8_t* dst)>;
+  void add_tensor_lazy(const std::string& name, DType type, const std::vector<int64_t>& shape,
+                       size_t nbytes, Fill fill);
+  // Called after each tensor is written, with how many of how many are done.
+  void on_progress(std::function<void(size_t done, size_t total)> cb) { progress_ = std::move(cb); }
+
   size_t alignment() const { return alignment_; }
   void write(const std::string& path) const;  // throws hearth::Error on I/O failure
   std::vector<uint8_t> to_bytes() const;
@@ -38,7 +46,9 @@ class GgufWriter {
     std::vector<int64_t> shape;
     const void* data;
     size_t nbytes;
+    Fill fill;
   };
+  std::function<void(size_t, size_t)> progress_;
   std::vector<std::pair<std::string, GgufValue>> kv_;
   std::vector<Tensor> tensors_;
   size_t alignment_ = 32;

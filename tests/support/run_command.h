@@ -47,8 +47,10 @@ std::string join_ids(const Ints& ids, const char* sep = ",") {
   return out;
 }
 
+#ifdef HEARTH_BIN
 inline std::string hearth_cmd(const std::string& args) {
   return std::string(HEARTH_BIN) + " " + args;
 }
+#endif
 
 }  // namespace hearth::testing

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 
+#include "backend/cpu/quant/quant.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -13,7 +14,18 @@ namespace hearth {
 CpuBackend::CpuBackend(int threads) : pool_(threads > 0 ? threads : default_thread_count()) {}
 
 bool CpuBackend::supports(DType t) const {
-  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  switch (t) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_K:
+    case DType::Q6_K:
+      return true;
+    default:
+      return false;  // Q8_K is an activation format, not a weight type
+  }
 }
 
 Weight CpuBackend::upload(const TensorView& t) {
@@ -74,40 +86,20 @@ void CpuBackend::set_batch(const BatchInputs& batch) {
   }
 }
 
-void row_to_f32(DType t, const void* row, float* out, int64_t n) {
-  switch (t) {
-    case DType::F32:
-      std::memcpy(out, row, static_cast<size_t>(n) * 4);
-      return;
-    case DType::F16: {
-      auto* h = static_cast<const uint16_t*>(row);
-      for (int64_t i = 0; i < n; ++i) out[i] = f16_to_f32(h[i]);
-      return;
-    }
-    case DType::BF16: {
-      auto* h = static_cast<const uint16_t*>(row);
-      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(h[i]);
-      return;
-    }
-    default:
-      throw Error(std::string("internal: row_to_f32 cannot read ") + dtype_name(t));
-  }
-}
-
 void CpuBackend::embed(const Weight& table, float* out) {
   const int n = batch_.n_tokens();
   const size_t row_bytes = dtype_row_bytes(table.dtype, table.cols);
   for (int t = 0; t < n; ++t) {
     auto* row =
         static_cast<const uint8_t*>(table.data) + static_cast<size_t>(batch_.tokens[t]) * row_bytes;
-    row_to_f32(table.dtype, row, out + static_cast<size_t>(t) * table.cols, table.cols);
+    quant::dequantize_row(table.dtype, row, out + static_cast<size_t>(t) * table.cols, table.cols);
   }
 }
 
 void CpuBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) {
   const int64_t dim = w.cols;
   std::vector<float> weight(static_cast<size_t>(dim));
-  row_to_f32(w.dtype, w.data, weight.data(), dim);
+  quant::dequantize_row(w.dtype, w.data, weight.data(), dim);
   for (int t = 0; t < n; ++t) {
     const float* xr = x + static_cast<size_t>(t) * dim;
     float* o = out + static_cast<size_t>(t) * dim;

@@ -41,11 +41,10 @@ class CpuBackend : public Backend {
   std::vector<float> inv_freq_;
   RopeLayout rope_layout_ = RopeLayout::Halves;
   BatchInputs batch_;
-  std::vector<float> cos_, sin_;    // [n_tokens, head_dim / 2] for the current batch
-  std::deque<DeviceBuffer> owned_;  // weights copied because the file left them misaligned
+  std::vector<float> cos_, sin_;  // [n_tokens, head_dim / 2] for the current batch
+  std::deque<DeviceBuffer> owned_;
+  std::vector<uint8_t> act_scratch_;  // activations quantized for the dot kernels; grows only  //
+                                      // weights copied because the file left them misaligned
 };
-
-// Converts one row of a float weight type to float32 (quantized types: see quant/).
-void row_to_f32(DType t, const void* row, float* out, int64_t n);
 
 }  // namespace hearth

@@ -1,0 +1,157 @@
+#include "runtime/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "runtime/session.h"
+#include "util/thread_pool.h"
+
+namespace hearth {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+BenchStat summarize(const std::string& name, std::vector<double> samples) {
+  BenchStat s;
+  s.test = name;
+  s.samples = std::move(samples);
+  double sum = 0;
+  for (double x : s.samples) sum += x;
+  s.mean = sum / static_cast<double>(s.samples.size());
+  double var = 0;
+  for (double x : s.samples) var += (x - s.mean) * (x - s.mean);
+  s.sd = s.samples.size() > 1 ? std::sqrt(var / static_cast<double>(s.samples.size() - 1)) : 0.0;
+  return s;
+}
+
+std::vector<int32_t> random_tokens(int n, int64_t vocab, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (auto& x : t) x = static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab));
+  return t;
+}
+
+double time_pp(Engine& e, const std::vector<int32_t>& prompt) {
+  Session s(e.model(), e.cache(), e.context());
+  auto t0 = Clock::now();
+  s.feed(prompt);
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double time_tg(Engine& e, int n, int64_t vocab) {
+  Session s(e.model(), e.cache(), e.context());
+  auto toks = random_tokens(n, vocab, 7);
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) s.feed({toks[static_cast<size_t>(i)]});
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::vector<BenchStat> run_bench(Engine& e, const BenchOptions& o) {
+  const int64_t V = e.config().vocab_size;
+  std::vector<BenchStat> out;
+  auto note = [&](const std::string& s) {
+    if (o.on_progress) o.on_progress(s);
+  };
+  if (o.prompt > 0) {
+    auto prompt = random_tokens(o.prompt, V, 1);
+    time_pp(e, std::vector<int32_t>(prompt.begin(), prompt.begin() + std::min(o.prompt, 16)));
+    std::vector<double> samples;
+    for (int r = 0; r < o.reps; ++r) {
+      samples.push_back(o.prompt / time_pp(e, prompt));
+      note("pp" + std::to_string(o.prompt) + " rep " + std::to_string(r + 1));
+    }
+    out.push_back(summarize("pp" + std::to_string(o.prompt), samples));
+  }
+  if (o.gen > 0) {
+    time_tg(e, std::min(o.gen, 4), V);
+    std::vector<double> samples;
+    for (int r = 0; r < o.reps; ++r) {
+      samples.push_back(o.gen / time_tg(e, o.gen, V));
+      note("tg" + std::to_string(o.gen) + " rep " + std::to_string(r + 1));
+    }
+    out.push_back(summarize("tg" + std::to_string(o.gen), samples));
+  }
+  return out;
+}
+
+double bytes_per_token(const Engine& e, int ctx) {
+  double bytes = 0;
+  const Checkpoint& ck = e.checkpoint();
+  for (const auto& [name, t] : ck.tensors) {
+    if (name == "token_embd.weight") {
+      bytes += static_cast<double>(t.nbytes) / static_cast<double>(t.shape[0]);  // one row
+      if (ck.config.tie_embeddings) bytes += static_cast<double>(t.nbytes);      // the output head
+    } else {
+      bytes += static_cast<double>(t.nbytes);
+    }
+  }
+  const ModelConfig& c = ck.config;
+  bytes += 2.0 * c.n_layers * c.n_kv_heads * c.head_dim * sizeof(float) * ctx;
+  return bytes;
+}
+
+double measure_read_bandwidth_gbs(int threads, size_t bytes) {
+  const size_t n = bytes / sizeof(uint64_t);
+  std::vector<uint64_t> buf(n);
+  for (size_t i = 0; i < n; ++i) buf[i] = i;
+  ThreadPool pool(threads);
+  std::vector<uint64_t> sums(static_cast<size_t>(pool.size()));
+  double best = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    auto t0 = Clock::now();
+    pool.parallel_for(
+        n,
+        [&](size_t b, size_t e, int t) {
+          uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          size_t i = b;
+          for (; i + 4 <= e; i += 4) {
+            a0 += buf[i];
+            a1 += buf[i + 1];
+            a2 += buf[i + 2];
+            a3 += buf[i + 3];
+          }
+          for (; i < e; ++i) a0 += buf[i];
+          sums[static_cast<size_t>(t)] += a0 + a1 + a2 + a3;
+        },
+        4096);
+    double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(bytes) / s / 1e9);
+  }
+  volatile uint64_t sink = 0;
+  for (auto s : sums) sink = sink + s;
+  return best;
+}
+
+std::string model_type_name(const Checkpoint& ck) {
+  if (ck.gguf) {
+    if (auto ft = ck.gguf->get_int_opt("general.file_type")) {
+      switch (*ft) {
+        case 0:
+          return "f32";
+        case 1:
+          return "f16";
+        case 2:
+          return "q4_0";
+        case 7:
+          return "q8_0";
+        case 15:
+          return "q4_k_m";
+        case 32:
+          return "bf16";
+        default:
+          break;
+      }
+    }
+  }
+  std::string n = dtype_name(ck.tensor("blk.0.attn_q.weight").dtype);
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  return n;
+}
+
+}  // namespace hearth

@@ -1,0 +1,39 @@
+#pragma once
+// llama-bench-style measurements: prompt processing (pp) and token generation (tg) tokens/s,
+// plus the machine's read bandwidth so tg can be put against its memory-bound limit.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/engine.h"
+
+namespace hearth {
+
+struct BenchStat {
+  std::string test;  // "pp512", "tg128"
+  double mean = 0, sd = 0;
+  std::vector<double> samples;  // tokens/s of each repetition
+};
+
+struct BenchOptions {
+  int prompt = 512;
+  int gen = 128;
+  int reps = 5;
+  std::function<void(const std::string&)> on_progress;  // a line per finished repetition
+};
+
+// Runs pp and tg (skipping one whose count is 0), after one unmeasured warm-up of each.
+std::vector<BenchStat> run_bench(Engine& engine, const BenchOptions& o);
+
+// Bytes one decode step reads: every weight matrix once (the embedding only one row) plus the
+// KV cache of a context of `ctx` tokens.
+double bytes_per_token(const Engine& engine, int ctx);
+
+// Best of a few timed passes summing a buffer larger than the caches, on `threads` threads.
+double measure_read_bandwidth_gbs(int threads, size_t bytes = size_t{512} << 20);
+
+// "q4_0", "q4_k_m", "bf16", ...: the file type a user would call the model.
+std::string model_type_name(const Checkpoint& ck);
+
+}  // namespace hearth

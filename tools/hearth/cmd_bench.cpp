@@ -1,0 +1,95 @@
+// hearth bench MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]: llama-bench-style figures.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "command.h"
+#include "runtime/bench.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace hearth::cli {
+namespace {
+
+struct BenchCliOpts {
+  std::string model;
+  int prompt = 512, gen = 128, reps = 5, threads = 0;
+  std::string device = "cpu";
+  bool json = false, quiet = false;
+};
+
+int run_bench_cmd(const BenchCliOpts& o) {
+  if (o.prompt < 0 || o.gen < 0) throw Error("bench", "-p and -n must be >= 0");
+  if (o.reps < 1) throw Error("-r", "must be >= 1");
+  EngineOptions eo;
+  eo.device = o.device;
+  eo.threads = o.threads;
+  eo.context = std::max(16, o.prompt + o.gen + 1);
+  eo.max_batch_tokens = std::clamp(o.prompt, 1, 512);
+  Engine engine(o.model, eo);
+  const int threads = o.threads > 0 ? o.threads : default_thread_count();
+  const bool show = !o.quiet && !o.json && stdout_is_tty();
+  BenchOptions bo;
+  bo.prompt = o.prompt;
+  bo.gen = o.gen;
+  bo.reps = o.reps;
+  if (show)
+    bo.on_progress = [](const std::string& s) {
+      std::fprintf(stderr, "\r%-30s", s.c_str()), std::fflush(stderr);
+    };
+  auto stats = run_bench(engine, bo);
+  if (show) std::fprintf(stderr, "\r%-30s\r", "");
+  const double bw = measure_read_bandwidth_gbs(threads);
+  // The tg limit: the average context over the run decides the KV bytes read per token.
+  const double bpt = bytes_per_token(engine, o.gen / 2);
+  double tg_fraction = 0;
+  for (auto& s : stats)
+    if (s.test[0] == 't') tg_fraction = s.mean * bpt / (bw * 1e9);
+  const std::string type = model_type_name(engine.checkpoint());
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["model"] = o.model;
+    j["type"] = type;
+    j["threads"] = threads;
+    j["size_bytes"] = engine.checkpoint().weight_bytes();
+    j["results"] = nlohmann::ordered_json::array();
+    for (auto& s : stats)
+      j["results"].push_back(
+          {{"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}});
+    j["read_bandwidth_gbs"] = bw;
+    j["bytes_per_token"] = bpt;
+    j["tg_limit_tokens_per_s"] = bw * 1e9 / bpt;
+    j["tg_bandwidth_fraction"] = tg_fraction;
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("| model | type | size | threads | test | t/s |\n|---|---|---|---|---|---|\n");
+  for (auto& s : stats)
+    std::printf("| %s | %s | %.2f GiB | %d | %s | %.2f ± %.2f |\n", o.model.c_str(), type.c_str(),
+                engine.checkpoint().weight_bytes() / 1073741824.0, threads, s.test.c_str(), s.mean,
+                s.sd);
+  std::printf("read bandwidth %.1f GB/s, %.0f MB read per token: tg limit %.1f t/s", bw, bpt / 1e6,
+              bw * 1e9 / bpt);
+  if (o.gen > 0) std::printf(", reached %.0f%%", tg_fraction * 100);
+  std::printf("\n");
+  return 0;
+}
+
+RegisterCommand reg(
+    "bench", "Measure prompt processing and generation speed (llama-bench style)",
+    [](CLI::App& app) {
+      auto o = std::make_shared<BenchCliOpts>();
+      app.add_option("MODEL", o->model, "GGUF file or Hugging Face checkpoint directory")
+          ->required();
+      app.add_option("-p,--n-prompt", o->prompt, "Prompt tokens (0: skip pp)")
+          ->capture_default_str();
+      app.add_option("-n,--n-gen", o->gen, "Generated tokens (0: skip tg)")->capture_default_str();
+      app.add_option("-r,--reps", o->reps, "Repetitions")->capture_default_str();
+      app.add_option("-t,--threads", o->threads, "Threads (0: all cores)");
+      app.add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
+      app.add_flag("--json", o->json, "Print one JSON object");
+      app.add_flag("-q,--quiet", o->quiet, "No progress output");
+      return [o] { return run_bench_cmd(*o); };
+    });
+
+}  // namespace
+}  // namespace hearth::cli
