@@ -269,6 +269,53 @@ TEST(HfFiles, ShardedCheckpointEqualsSingleFile) {
   EXPECT_EQ(s1.feed({3, 1, 4, 1, 5}, true), s2.feed({3, 1, 4, 1, 5}, true));
 }
 
+// The same weights stored as F32 and F16 (bf16 values are exact in f32; the tiny weights are
+// exact in f16 too) give the same logits as BF16.
+TEST(HfFiles, F32AndF16SafetensorsMatchBf16) {
+  TinyShape s;
+  auto tt = make_tiny_tensors(s);
+  auto logits_for = [&](const std::string& dtype) {
+    TempDir d;
+    nlohmann::json header = nlohmann::json::object();
+    std::vector<uint8_t> data;
+    for (auto& [name, st] : tt.t) {
+      size_t begin = data.size();
+      for (uint16_t h : st.second) {
+        float f = bf16_to_f32(h);
+        if (dtype == "F32") {
+          uint8_t b[4];
+          std::memcpy(b, &f, 4);
+          data.insert(data.end(), b, b + 4);
+        } else if (dtype == "F16") {
+          uint16_t x = f32_to_f16(f);
+          data.push_back(static_cast<uint8_t>(x & 0xff));
+          data.push_back(static_cast<uint8_t>(x >> 8));
+        } else {
+          data.push_back(static_cast<uint8_t>(h & 0xff));
+          data.push_back(static_cast<uint8_t>(h >> 8));
+        }
+      }
+      header[hf_name(name)] = {
+          {"dtype", dtype}, {"shape", st.first}, {"data_offsets", {begin, data.size()}}};
+    }
+    write_text(d.file("config.json"), tiny_config(s).dump());
+    write_bytes(d.file("model.safetensors"), safetensors_from_parts(header.dump(), data));
+    EngineOptions o;
+    o.context = 16;
+    Engine e(d.str(), o);
+    Session sess(e.model(), e.cache(), 16);
+    return sess.feed({1, 5, 9, 2}, true);
+  };
+  auto bf16 = logits_for("BF16");
+  auto f32 = logits_for("F32");
+  auto f16 = logits_for("F16");
+  ASSERT_EQ(bf16.size(), f32.size());
+  for (size_t i = 0; i < bf16.size(); ++i) {
+    EXPECT_NEAR(f32[i], bf16[i], 1e-5);
+    EXPECT_NEAR(f16[i], bf16[i], 2e-3);  // f16 rounds the bf16 values' low mantissa bits
+  }
+}
+
 TEST(HfFiles, DuplicateAcrossShards) {
   TempDir d;
   TinyShape s;
