@@ -7,13 +7,14 @@ DEMO_MODEL ?= tests/data/devB
 
 APT_PACKAGES := build-essential cmake ninja-build pkg-config git \
   nlohmann-json3-dev libcli11-dev libpcre2-dev libcpp-httplib-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev clang-format nodejs npm
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format
 
 .PHONY: setup build build-asan test test-fast demo format clean
 
 # Idempotent: installs only what is missing, so a second run costs a dpkg query.
 setup:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if ! command -v npm >/dev/null 2>&1; then missing="$$missing nodejs npm"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "setup: installing $$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
