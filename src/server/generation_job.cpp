@@ -1,0 +1,96 @@
+#include "server/generation_job.h"
+
+namespace hearth::server {
+
+GenerationJob::GenerationJob(Scheduler& sched, const Tokenizer& tok, Metrics& metrics,
+                             Clock::time_point t0)
+    : sched_(sched), tok_(tok), metrics_(metrics), t0_(t0) {}
+
+GenerationJob::~GenerationJob() = default;
+
+void GenerationJob::start(std::vector<ChoiceSpec> specs) {
+  choices_.resize(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i)
+    choices_[i].stream = std::make_unique<ChoiceStream>(tok_, std::move(specs[i].setup));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    unfinished_ = static_cast<int>(specs.size());
+  }
+  // Callbacks hold the job alive until their sequence is finished.
+  auto self = shared_from_this();
+  try {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const int index = static_cast<int>(i);
+      ids_.push_back(
+          sched_.submit(std::move(specs[i].prompt), std::move(specs[i].params),
+                        [self, index](const TokenEvent& ev) { return self->on_event(index, ev); }));
+    }
+  } catch (...) {
+    cancel();
+    // Choices never submitted will never hear a finish.
+    std::lock_guard<std::mutex> lock(mu_);
+    unfinished_ -= static_cast<int>(specs.size() - ids_.size());
+    throw;
+  }
+}
+
+bool GenerationJob::on_event(int index, const TokenEvent& ev) {
+  Choice& c = choices_[static_cast<size_t>(index)];
+  const auto now = Clock::now();
+  if (ev.token >= 0) {
+    if (c.got_token)
+      metrics_.observe_inter_token(std::chrono::duration<double>(now - c.last_token).count());
+    c.got_token = true;
+    c.last_token = now;
+  }
+  ChoiceUpdate update;
+  const bool keep_going = c.stream->on_event(ev, update);
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ev.token >= 0 && !first_token_seen_) first = first_token_seen_ = true;
+    if (update.finished) {
+      c.done = true;
+      --unfinished_;
+    }
+    if (update.finished || !update.text.empty() || !update.tokens.empty())
+      queue_.push_back({index, std::move(update)});
+  }
+  if (first) metrics_.observe_ttft(std::chrono::duration<double>(now - t0_).count());
+  cv_.notify_all();
+  return keep_going;
+}
+
+std::vector<GenerationJob::Item> GenerationJob::wait(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || unfinished_ == 0; });
+  std::vector<Item> out(std::make_move_iterator(queue_.begin()),
+                        std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  return out;
+}
+
+std::vector<GenerationJob::Item> GenerationJob::wait_all() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return unfinished_ == 0; });
+  std::vector<Item> out(std::make_move_iterator(queue_.begin()),
+                        std::make_move_iterator(queue_.end()));
+  queue_.clear();
+  return out;
+}
+
+bool GenerationJob::finished() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unfinished_ == 0 && queue_.empty();
+}
+
+void GenerationJob::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cancelled_ || unfinished_ == 0) return;
+    cancelled_ = true;
+  }
+  for (auto id : ids_) sched_.cancel(id);
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,61 @@
+#pragma once
+// The HTTP face of the OpenAI service, on cpp-httplib: routes, API-key check, body limit (413),
+// timeouts, keep-alive, SSE streaming with client-disconnect detection, OpenAI-style error
+// bodies for every failure, request metrics, and a graceful shutdown.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "runtime/scheduler.h"
+#include "server/metrics.h"
+#include "server/service.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace hearth::server {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;      // 0: any free port (see bind())
+  std::string api_key;  // empty: no authentication
+  size_t max_body_bytes = 8u << 20;
+  int threads = 64;  // each streaming client holds one while it streams
+  int read_timeout_s = 30;
+  int write_timeout_s = 30;
+  int keep_alive_timeout_s = 5;
+  // A streaming response with nothing to say for this long writes an SSE comment, which is how a
+  // vanished client is noticed (the write fails) even before the first token.
+  int keep_alive_ping_ms = 1000;
+};
+
+class HttpServer {
+ public:
+  HttpServer(OpenAiService& svc, Scheduler& sched, Metrics& metrics, HttpOptions opts);
+  ~HttpServer();
+
+  int bind();    // returns the bound port; throws hearth::Error when it cannot listen
+  void serve();  // accepts connections until stop(); call bind() first
+
+  // Refuses new work with 503, lets in-flight requests finish for up to `grace`, cancels the
+  // rest in the scheduler (their clients get a clean error), then stops listening.
+  void shutdown(std::chrono::milliseconds grace);
+  void stop();
+  int in_flight() const { return in_flight_.load(); }
+
+ private:
+  friend struct InFlight;
+  void routes();
+  bool authorized(const std::string& header) const;
+
+  OpenAiService& svc_;
+  Scheduler& sched_;
+  Metrics& metrics_;
+  HttpOptions opts_;
+  std::unique_ptr<httplib::Server> svr_;
+  std::atomic<int> in_flight_{0};
+};
+
+}  // namespace hearth::server

@@ -1,0 +1,79 @@
+#pragma once
+// The OpenAI API over one loaded model, independent of the HTTP library: request body in,
+// status + JSON body (or an SSE stream) out. Every failure a client can cause comes back as an
+// ApiError with its status; nothing here answers 500 for user input.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "runtime/json_constraint.h"
+#include "runtime/scheduler.h"
+#include "server/metrics.h"
+#include "server/openai_request.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hearth::server {
+
+struct ServiceConfig {
+  std::string model_id;
+  int context = 0;
+  int64_t vocab_size = 0;
+  std::vector<int32_t> end_ids;  // end a turn; stop every request, never printed
+  int64_t created = 0;           // unix time shown in /v1/models
+};
+
+// A streamed response: the HTTP layer pulls SSE text until next() says it is over, and calls
+// cancel() when the client goes away.
+class SseStream {
+ public:
+  virtual ~SseStream() = default;
+  // Appends SSE text (possibly none when the timeout passes first); false once finished.
+  virtual bool next(std::string& out, std::chrono::milliseconds timeout) = 0;
+  virtual void cancel() = 0;
+};
+
+struct Reply {
+  int status = 200;
+  std::string body;                // JSON, when not streaming
+  std::shared_ptr<SseStream> sse;  // when streaming
+};
+
+class OpenAiService {
+ public:
+  using Clock = std::chrono::steady_clock;
+  OpenAiService(Scheduler& sched, const Tokenizer& tok, Metrics& metrics, ServiceConfig cfg);
+
+  Reply chat_completions(const std::string& body, Clock::time_point t0 = Clock::now());
+  Reply completions(const std::string& body, Clock::time_point t0 = Clock::now());
+  std::string models() const;
+  std::string model(const std::string& id) const;  // ApiError 404 for another id
+
+  // The prompt a chat request becomes (Llama 3.1 template, tokenized), as `hearth template`.
+  std::vector<int32_t> chat_prompt(const ChatRequest& r) const;
+  // Set while the server drains for shutdown: new work is refused with 503.
+  void set_draining(bool on) { draining_ = on; }
+  bool draining() const { return draining_; }
+  const ServiceConfig& config() const { return cfg_; }
+
+ private:
+  void check_model(const std::string& id) const;
+  std::shared_ptr<const JsonVocab> json_vocab();
+  int budget(int prompt_len, const std::optional<int>& max_tokens, int default_max,
+             const char* what) const;
+  GenerationParams base_params(const SamplingFields& s, int max_tokens, int choice,
+                               uint64_t seed) const;
+
+  Scheduler& sched_;
+  const Tokenizer& tok_;
+  Metrics& metrics_;
+  ServiceConfig cfg_;
+  std::atomic<bool> draining_{false};
+  std::once_flag json_once_;
+  std::shared_ptr<const JsonVocab> json_vocab_;
+  int32_t python_tag_ = -1, eom_ = -1;
+};
+
+}  // namespace hearth::server

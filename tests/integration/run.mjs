@@ -1,0 +1,124 @@
+// Integration runner: starts `hearth serve` on a free port with the bundled random model, waits
+// for /health, runs the node --test suites against it with the official openai client, then
+// checks the graceful shutdown (in-flight stream ends cleanly, new work gets 503, exit code 0).
+//
+//   node run.mjs --hearth path/to/hearth --model tests/data/devB
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const arg = (name) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const hearth = arg('--hearth');
+const model = arg('--model');
+if (!hearth || !model) {
+  console.error('usage: node run.mjs --hearth BIN --model DIR');
+  process.exit(2);
+}
+if (!existsSync(join(here, 'node_modules', 'openai'))) {
+  console.error('tests/integration/node_modules is missing: run `make setup` (npm ci) first');
+  process.exit(1);
+}
+
+const API_KEY = 'sk-hearth-test';
+const SERVER_ARGS = [
+  'serve', model, '--port', '0', '--threads', '2', '--ctx', '512', '--max-seqs', '16',
+  '--max-queue', '32', '--api-key', API_KEY, '--max-body', '0.25', '--shutdown-grace', '1',
+];
+
+function startServer() {
+  const proc = spawn(hearth, SERVER_ARGS, { stdio: ['ignore', 'inherit', 'pipe'] });
+  let log = '';
+  const port = new Promise((resolve, reject) => {
+    proc.stderr.on('data', (d) => {
+      log += d.toString();
+      process.stderr.write(d);
+      const m = log.match(/listening on http:\/\/[^:]+:(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on('exit', (code) => reject(new Error(`hearth serve exited early (${code})\n${log}`)));
+  });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  return { proc, port, exited, log: () => log };
+}
+
+async function waitHealthy(base, ms = 60000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(`${base}/health`);
+      if (r.status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not become healthy');
+}
+
+function runNodeTests(env) {
+  const files = readdirSync(join(here, 'tests')).filter((f) => f.endsWith('.test.mjs')).sort();
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--test', '--test-concurrency=1',
+      ...files.map((f) => join(here, 'tests', f))], { stdio: 'inherit', env: { ...process.env, ...env } });
+    p.on('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+// SIGTERM while a long stream runs: /health turns 503, new requests get 503, the stream ends
+// with an error event (grace is 1 s), and the process exits 0.
+async function checkShutdown(server, base) {
+  const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${API_KEY}` };
+  const body = JSON.stringify({
+    model: 'devB', stream: true, max_tokens: 400,
+    messages: [{ role: 'user', content: 'a long story' }],
+  });
+  const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers, body });
+  if (res.status !== 200) throw new Error(`stream status ${res.status}`);
+  const reader = res.body.getReader();
+  await reader.read();  // the stream is running
+  server.proc.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 200));
+  const health = await fetch(`${base}/health`);
+  if (health.status !== 503) throw new Error(`/health during shutdown: ${health.status}`);
+  const late = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST', headers,
+    body: JSON.stringify({ model: 'devB', messages: [{ role: 'user', content: 'x' }], max_tokens: 2 }),
+  });
+  const lateBody = await late.json();
+  if (late.status !== 503 || lateBody.error?.code !== 'shutting_down')
+    throw new Error(`request during shutdown: ${late.status} ${JSON.stringify(lateBody)}`);
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+  }
+  const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
+  const last = events[events.length - 1];
+  if (!(last === 'data: [DONE]' || JSON.parse(last.slice(6)).error))
+    throw new Error(`stream did not end cleanly: ${last}`);
+  const { code, signal } = await server.exited;
+  if (code !== 0) throw new Error(`hearth serve exited with ${code ?? signal}`);
+  console.log('# shutdown: ok (stream ended with', last.startsWith('data: [DONE]') ? '[DONE]' : 'an error event', ', exit 0)');
+}
+
+const server = startServer();
+let status = 1;
+try {
+  const port = await server.port;
+  const base = `http://127.0.0.1:${port}`;
+  await waitHealthy(base);
+  status = await runNodeTests({
+    HEARTH_URL: base, HEARTH_BIN: hearth, HEARTH_MODEL: model, HEARTH_API_KEY: API_KEY,
+  });
+  await checkShutdown(server, base);
+} catch (e) {
+  console.error('integration runner:', e);
+  status = 1;
+} finally {
+  if (server.proc.exitCode === null) server.proc.kill('SIGKILL');
+}
+process.exit(status);

@@ -1,0 +1,172 @@
+// hearth serve MODEL: the OpenAI-compatible HTTP server (chat completions, completions, models,
+// health, metrics) over one model with continuous batching.
+#include <signal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "command.h"
+#include "engine_options.h"
+#include "format/checkpoint.h"
+#include "runtime/engine.h"
+#include "runtime/scheduler.h"
+#include "runtime/session.h"
+#include "server/http_server.h"
+#include "server/metrics.h"
+#include "server/service.h"
+#include "tokenizer/load.h"
+#include "util/error.h"
+
+namespace hearth::cli {
+namespace {
+
+struct ServeOpts {
+  std::string model;
+  std::string alias;
+  server::HttpOptions http;
+  EngineOptions engine;
+  int max_seqs = 16;
+  int max_queue = 256;
+  int kv_blocks = 0;
+  double kv_memory_gib = 0;
+  double max_body_mib = 8;
+  double shutdown_grace_s = 10;
+};
+
+std::string model_id(const std::string& path) {
+  std::filesystem::path p(path);
+  while (!p.empty() && p.filename().empty()) p = p.parent_path();  // "dir/" -> "dir"
+  std::string name = p.filename().string();
+  return name.empty() ? path : name;
+}
+
+// Bytes of K and V for one token (f32, every layer).
+size_t kv_bytes_per_token(const ModelConfig& c) {
+  return 2 * static_cast<size_t>(c.n_layers) * static_cast<size_t>(c.n_kv_heads * c.head_dim) *
+         sizeof(float);
+}
+
+int kv_blocks_for(const ServeOpts& o, const ModelConfig& cfg, int context) {
+  const int bs = o.engine.block_size;
+  const size_t per_block = kv_bytes_per_token(cfg) * static_cast<size_t>(bs);
+  if (o.kv_blocks > 0) return o.kv_blocks;
+  if (o.kv_memory_gib > 0) {
+    const double blocks =
+        std::floor(o.kv_memory_gib * 1073741824.0 / static_cast<double>(per_block));
+    if (blocks < 1) throw Error("--kv-memory", "is smaller than one KV block");
+    return static_cast<int>(std::min(blocks, 1e9));
+  }
+  // Default: room for every sequence slot at full context, but no more than 2 GiB (and never
+  // less than one full context).
+  const size_t one_ctx = static_cast<size_t>(blocks_for_context(context, bs));
+  const size_t all = one_ctx * static_cast<size_t>(o.max_seqs);
+  const size_t cap = (size_t{2} << 30) / per_block;
+  return static_cast<int>(std::max(one_ctx, std::min(all, cap)));
+}
+
+int run_serve(ServeOpts o) {
+  // Signals are taken synchronously by the main thread; every thread started below inherits
+  // the mask, so none of them is interrupted.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
+
+  if (o.max_seqs < 1) throw Error("--max-seqs", "must be >= 1");
+  if (o.max_queue < 1) throw Error("--max-queue", "must be >= 1");
+  if (o.kv_blocks < 0) throw Error("--kv-blocks", "must be >= 0");
+  if (o.kv_memory_gib < 0) throw Error("--kv-memory", "must be >= 0");
+  if (!(o.max_body_mib > 0)) throw Error("--max-body", "must be > 0");
+  if (!has_tokenizer(o.model))
+    throw Error(o.model, "no tokenizer found (tokenizer.json or GGUF tokenizer metadata)");
+  Tokenizer tok = load_tokenizer(o.model);
+  {
+    Checkpoint ck = open_checkpoint(o.model);
+    int ctx = o.engine.context > 0
+                  ? o.engine.context
+                  : static_cast<int>(std::min<int64_t>(ck.config.max_position, 4096));
+    o.engine.kv_blocks = kv_blocks_for(o, ck.config, ctx);
+  }
+  Engine engine(o.model, o.engine);
+  // Declared before the scheduler: sequences still queued at destruction report into it.
+  server::Metrics metrics;
+  SchedulerOptions so;
+  so.max_seqs = o.max_seqs;
+  so.max_queue = o.max_queue;
+  so.prefill_chunk = std::min(128, o.engine.max_batch_tokens);
+  Scheduler sched(engine.model(), engine.cache(), engine.context(), so);
+
+  server::ServiceConfig sc;
+  sc.model_id = o.alias.empty() ? model_id(o.model) : o.alias;
+  sc.context = engine.context();
+  sc.vocab_size = engine.config().vocab_size;
+  sc.end_ids = tok.eos_ids();
+  for (int64_t e : engine.config().eos_ids)
+    if (std::find(sc.end_ids.begin(), sc.end_ids.end(), e) == sc.end_ids.end())
+      sc.end_ids.push_back(static_cast<int32_t>(e));
+  server::OpenAiService svc(sched, tok, metrics, sc);
+  o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib * 1048576.0);
+  server::HttpServer http(svc, sched, metrics, o.http);
+  const int port = http.bind();
+  std::fprintf(stderr,
+               "hearth serve: listening on http://%s:%d (model %s, context %d, %d sequences, %d "
+               "KV blocks of %d tokens)\n",
+               o.http.host.c_str(), port, sc.model_id.c_str(), engine.context(), o.max_seqs,
+               engine.cache().n_blocks(), engine.cache().block_size());
+  std::fflush(stderr);
+
+  std::thread listener([&] { http.serve(); });
+  int sig = 0;
+  while (sig <= 0) sig = sigwaitinfo(&sigs, nullptr);
+  std::fprintf(stderr, "hearth serve: %s received, finishing in-flight requests (up to %gs)\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_grace_s);
+  std::fflush(stderr);
+  http.shutdown(std::chrono::milliseconds(static_cast<int64_t>(o.shutdown_grace_s * 1000)));
+  listener.join();
+  std::fprintf(stderr, "hearth serve: stopped\n");
+  return 0;
+}
+
+RegisterCommand reg("serve", "OpenAI-compatible HTTP server", [](CLI::App& app) {
+  auto o = std::make_shared<ServeOpts>();
+  o->engine.threads = 0;
+  app.add_option("MODEL", o->model, "GGUF file or Hugging Face checkpoint directory")->required();
+  app.add_option("--host", o->http.host, "Address to listen on (localhost unless told otherwise)")
+      ->capture_default_str();
+  app.add_option("--port", o->http.port, "Port (0: any free port, printed at start)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--api-key", o->http.api_key,
+                 "Require 'Authorization: Bearer KEY' on /v1 requests")
+      ->envname("HEARTH_API_KEY");
+  app.add_option("--alias", o->alias, "Model id clients use (default: the file or directory name)");
+  add_engine_options(app, o->engine);
+  app.add_option("--max-batch", o->engine.max_batch_tokens, "Same as --batch")
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--max-seqs", o->max_seqs, "Sequences decoded together")->capture_default_str();
+  app.add_option("--max-queue", o->max_queue, "Waiting sequences before requests get 429")
+      ->capture_default_str();
+  auto* blocks = app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks (16 tokens each)");
+  app.add_option("--kv-memory", o->kv_memory_gib, "KV cache size in GiB")->excludes(blocks);
+  app.add_option("--http-threads", o->http.threads, "HTTP worker threads")->capture_default_str();
+  app.add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")
+      ->capture_default_str();
+  app.add_option("--read-timeout", o->http.read_timeout_s, "Seconds to wait for request bytes")
+      ->capture_default_str();
+  app.add_option("--keep-alive-timeout", o->http.keep_alive_timeout_s,
+                 "Seconds an idle keep-alive connection stays open")
+      ->capture_default_str();
+  app.add_option("--shutdown-grace", o->shutdown_grace_s,
+                 "Seconds in-flight requests may take to finish after SIGINT/SIGTERM")
+      ->capture_default_str();
+  return [o] { return run_serve(*o); };
+});
+
+}  // namespace
+}  // namespace hearth::cli
