@@ -1,0 +1,33 @@
+// Quantized GEMM kernels, AVX-512 without VNNI: integer products through vpmaddubsw / vpmaddwd.
+// GCC 12's _mm512_undefined_* self-initialise and trip -Wuninitialized when inlined (GCC PR
+// 105593); the pragma must precede the header since the warning points into it.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "backend/cpu/gemm/gemm_act.h"
+#include "backend/cpu/gemm/gemm_kernels.h"
+#include "backend/cpu/quant/blocks.h"
+#include "format/dtype.h"
+
+#define HEARTH_GEMM_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
+#define HEARTH_GEMM_VNNI 0
+
+namespace hearth::gemm::detail {
+namespace {
+#include "backend/cpu/gemm/gemm_driver_impl.h"
+#include "backend/cpu/gemm/gemm_quant_impl.h"
+}  // namespace
+
+const GemmKernel kGemmQ4_0Avx512 = make_kernel<Q4_0Tr>("q4_0/avx512");
+const GemmKernel kGemmQ4_KAvx512 = make_kernel<Q4_KTr>("q4_k/avx512");
+const GemmKernel kGemmQ6_KAvx512 = make_kernel<Q6_KTr>("q6_k/avx512");
+
+}  // namespace hearth::gemm::detail

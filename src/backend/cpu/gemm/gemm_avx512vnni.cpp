@@ -1,0 +1,34 @@
+// Quantized GEMM kernels, AVX-512 with VNNI: vpdpbusd / vpdpwssd.
+// GCC 12's _mm512_undefined_* self-initialise and trip -Wuninitialized when inlined (GCC PR
+// 105593); the pragma must precede the header since the warning points into it.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+#include "backend/cpu/gemm/gemm_act.h"
+#include "backend/cpu/gemm/gemm_kernels.h"
+#include "backend/cpu/quant/blocks.h"
+#include "format/dtype.h"
+
+#define HEARTH_GEMM_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define HEARTH_GEMM_VNNI 1
+
+namespace hearth::gemm::detail {
+namespace {
+#include "backend/cpu/gemm/gemm_driver_impl.h"
+#include "backend/cpu/gemm/gemm_quant_impl.h"
+}  // namespace
+
+const GemmKernel kGemmQ4_0Vnni = make_kernel<Q4_0Tr>("q4_0/avx512vnni");
+const GemmKernel kGemmQ8_0Vnni = make_kernel<Q8_0Tr>("q8_0/avx512vnni");
+const GemmKernel kGemmQ4_KVnni = make_kernel<Q4_KTr>("q4_k/avx512vnni");
+const GemmKernel kGemmQ6_KVnni = make_kernel<Q6_KTr>("q6_k/avx512vnni");
+
+}  // namespace hearth::gemm::detail

@@ -1,0 +1,181 @@
+// The loop nest shared by every GEMM kernel, and the dword transpose the weight packers use.
+// Included (deliberately without #pragma once) inside an anonymous namespace by each kernel file,
+// after it has defined HEARTH_GEMM_TARGET: the code is compiled once per target.
+//
+// Expects <immintrin.h>, <algorithm>, <array>, <cstring>, <utility> and gemm.h to be included.
+
+#ifndef HEARTH_GEMM_TARGET
+#error "define HEARTH_GEMM_TARGET before including gemm_driver_impl.h"
+#endif
+
+inline constexpr size_t kAlign = 64;
+// Activations of one token chunk x k chunk: kept in L2 (1 MiB per core here, with room for the
+// panel and the outputs).
+inline constexpr size_t kActChunkBytes = 384 << 10;
+inline constexpr size_t align_up(size_t v) {
+  return (v + kAlign - 1) / kAlign * kAlign;
+}
+
+// In place: r[j] lane i := r[i] lane j, for a 16 x 16 matrix of dwords.
+HEARTH_GEMM_TARGET inline void transpose16x16(__m512i r[16]) {
+  __m512i t[16];
+  // Within each 128-bit lane, 4 x 4 transposes of the row groups {4q .. 4q + 3}.
+  for (int q = 0; q < 4; ++q) {
+    const __m512i a = r[4 * q], b = r[4 * q + 1], c = r[4 * q + 2], d = r[4 * q + 3];
+    const __m512i ab_lo = _mm512_unpacklo_epi32(a, b), ab_hi = _mm512_unpackhi_epi32(a, b);
+    const __m512i cd_lo = _mm512_unpacklo_epi32(c, d), cd_hi = _mm512_unpackhi_epi32(c, d);
+    t[4 * q + 0] = _mm512_unpacklo_epi64(ab_lo, cd_lo);
+    t[4 * q + 1] = _mm512_unpackhi_epi64(ab_lo, cd_lo);
+    t[4 * q + 2] = _mm512_unpacklo_epi64(ab_hi, cd_hi);
+    t[4 * q + 3] = _mm512_unpackhi_epi64(ab_hi, cd_hi);
+  }
+  // t[4q + j] lane L holds rows 4q..4q+3 at dword 4L + j; gather the 128-bit lanes.
+  for (int j = 0; j < 4; ++j) {
+    const __m512i v0 = _mm512_shuffle_i32x4(t[j], t[4 + j], 0x44);
+    const __m512i v1 = _mm512_shuffle_i32x4(t[j], t[4 + j], 0xEE);
+    const __m512i v2 = _mm512_shuffle_i32x4(t[8 + j], t[12 + j], 0x44);
+    const __m512i v3 = _mm512_shuffle_i32x4(t[8 + j], t[12 + j], 0xEE);
+    r[0 + j] = _mm512_shuffle_i32x4(v0, v2, 0x88);
+    r[4 + j] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
+    r[8 + j] = _mm512_shuffle_i32x4(v1, v3, 0x88);
+    r[12 + j] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
+  }
+}
+
+// Lanes of a 16-row group that hold real rows (the rest of a short last panel are padding).
+inline __mmask16 row_mask(int nrows, int group) {
+  const int v = std::clamp(nrows - 16 * group, 0, 16);
+  return static_cast<__mmask16>((1u << v) - 1u);
+}
+
+// Prefetches bytes [begin, begin + len) of nrows rows into L2.
+inline void prefetch_rows(const uint8_t* w, size_t row_bytes, int nrows, size_t begin, size_t len) {
+  for (int i = 0; i < nrows; ++i) {
+    const uint8_t* p = w + row_bytes * static_cast<size_t>(i) + begin;
+    for (size_t o = 0; o < len; o += 64) __builtin_prefetch(p + o, 0, 2);
+    __builtin_prefetch(p + len - 1, 0, 2);
+  }
+}
+
+// Kernel traits (one struct per weight type and tile shape):
+//   kRows, kTile          panel rows, tokens per activation group
+//   kUnit                 k elements per unit (a quant block, or 1 for floats)
+//   kPanelUnitBytes       packed weight bytes per unit for kRows rows
+//   kActUnitBytes         activation bytes per unit for kTile tokens
+//   kChunkUnits           units per k chunk (the panel's size in cache)
+//   kMinTokens            the smallest batch worth packing weights for
+//   row_bytes(k)          bytes of one weight row
+//   extra_act_bytes(k, n) workspace pack_act needs besides the token groups
+//   pack_act(...)         GemmKernel::pack_act
+//   pack(w, row_bytes, nrows, u0, nu, panel)   units [u0, u0 + nu) of nrows rows into the panel
+//   tile<C>(panel, act, nu, y, ldy, nrows, accumulate)   C = 1..kTile tokens; adds to y when
+//                         accumulate (k chunks after the first), else overwrites
+template <class Tr, int C>
+HEARTH_GEMM_TARGET void tile_entry(const uint8_t* panel, const uint8_t* act, int64_t nu, float* y,
+                                   int64_t ldy, int nrows, bool accumulate) {
+  Tr::template tile<C>(panel, act, nu, y, ldy, nrows, accumulate);
+}
+
+template <class Tr>
+using TileFn = void (*)(const uint8_t*, const uint8_t*, int64_t, float*, int64_t, int, bool);
+
+template <class Tr, size_t... I>
+constexpr std::array<TileFn<Tr>, sizeof...(I)> make_tiles(std::index_sequence<I...>) {
+  return {&tile_entry<Tr, static_cast<int>(I) + 1>...};
+}
+
+template <class Tr>
+size_t act_bytes_for(int64_t k, int n) {
+  const int64_t groups = (n + Tr::kTile - 1) / Tr::kTile;
+  return align_up(static_cast<size_t>(groups * (k / Tr::kUnit)) * Tr::kActUnitBytes) +
+         Tr::extra_act_bytes(k, n);
+}
+
+template <class Tr>
+size_t scratch_bytes_for(int64_t k, int /*n*/) {
+  // One unit of slack: kernels that pack pairs of units round an odd count up.
+  static const int64_t kMul =
+      std::getenv("HEARTH_GEMM_KMUL") ? std::atol(std::getenv("HEARTH_GEMM_KMUL")) : 1;  // TEMP
+  const int64_t units = std::min<int64_t>(k / Tr::kUnit, Tr::kChunkUnits * kMul) + 1;
+  return align_up(static_cast<size_t>(units) * Tr::kPanelUnitBytes);
+}
+
+template <class Tr>
+HEARTH_GEMM_TARGET void run_gemm(const void* w, int64_t rows, int64_t k, const void* act, int n,
+                                 int64_t r0, int64_t r1, float* y, void* scratch) {
+  static constexpr auto kTiles = make_tiles<Tr>(std::make_index_sequence<Tr::kTile>{});
+  const int64_t units = k / Tr::kUnit;
+  if (units == 0) {  // empty rows: the products are 0
+    for (int t = 0; t < n; ++t)
+      std::fill(y + static_cast<int64_t>(t) * rows + r0, y + static_cast<int64_t>(t) * rows + r1,
+                0.0f);
+    return;
+  }
+  const size_t row_bytes = Tr::row_bytes(k);
+  const size_t unit_bytes = row_bytes / static_cast<size_t>(units);
+  const int groups = (n + Tr::kTile - 1) / Tr::kTile;
+  static const int64_t kMul =
+      std::getenv("HEARTH_GEMM_KMUL") ? std::atol(std::getenv("HEARTH_GEMM_KMUL")) : 1;  // TEMP
+  static const size_t kBudget = std::getenv("HEARTH_GEMM_ACTKB")
+                                    ? std::atol(std::getenv("HEARTH_GEMM_ACTKB")) << 10
+                                    : 0;                                 // TEMP
+  static const bool kAllK = std::getenv("HEARTH_GEMM_ALLK") != nullptr;  // TEMP
+  const int64_t chunk_units = std::min<int64_t>(units, Tr::kChunkUnits * kMul);
+  const size_t budget = kBudget ? kBudget : kActChunkBytes;
+  const int chunk_groups = static_cast<int>(std::clamp<int64_t>(
+      static_cast<int64_t>(budget /
+                           (static_cast<size_t>(kAllK ? units : chunk_units) * Tr::kActUnitBytes)),
+      1, groups));
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(act);
+  auto* panel = static_cast<uint8_t*>(scratch);
+  // Per token chunk (usually the whole batch: its activations for one k chunk fit in L2), each
+  // panel of rows runs through k in chunks: the weights are read row after row, and the panel's
+  // outputs stay in cache from one k chunk to the next. The weights of the next k chunk (or next
+  // panel) come from DRAM: they are prefetched a few rows before each tile, while tiles compute.
+  for (int g0 = 0; g0 < groups; g0 += chunk_groups) {
+    const int g1 = std::min(groups, g0 + chunk_groups);
+    for (int64_t r = r0; r < r1; r += Tr::kRows) {
+      const int nrows = static_cast<int>(std::min<int64_t>(Tr::kRows, r1 - r));
+      for (int64_t u0 = 0; u0 < units; u0 += chunk_units) {
+        const int64_t nu = std::min<int64_t>(chunk_units, units - u0);
+        Tr::pack(wb + static_cast<size_t>(r) * row_bytes, row_bytes, nrows, u0, nu, panel);
+        const uint8_t* next = wb + static_cast<size_t>(r) * row_bytes;
+        int next_rows = nrows;
+        int64_t next_u0 = u0 + nu;
+        if (next_u0 >= units) {
+          next += static_cast<size_t>(Tr::kRows) * row_bytes;
+          next_rows = static_cast<int>(std::clamp<int64_t>(r1 - r - Tr::kRows, 0, Tr::kRows));
+          next_u0 = 0;
+        }
+        const size_t next_begin = static_cast<size_t>(next_u0) * unit_bytes;
+        const size_t next_len =
+            static_cast<size_t>(std::min<int64_t>(chunk_units, units - next_u0)) * unit_bytes;
+        for (int g = g0; g < g1; ++g) {
+          const int p0 = next_rows * (g - g0) / (g1 - g0),
+                    p1 = next_rows * (g + 1 - g0) / (g1 - g0);
+          prefetch_rows(next + static_cast<size_t>(p0) * row_bytes, row_bytes, p1 - p0, next_begin,
+                        next_len);
+          const int t = g * Tr::kTile;
+          const int c = std::min(Tr::kTile, n - t);
+          const uint8_t* a =
+              ab + static_cast<size_t>(static_cast<int64_t>(g) * units + u0) * Tr::kActUnitBytes;
+          kTiles[static_cast<size_t>(c - 1)](panel, a, nu, y + static_cast<int64_t>(t) * rows + r,
+                                             rows, nrows, u0 > 0);
+        }
+      }
+    }
+  }
+}
+
+template <class Tr>
+constexpr GemmKernel make_kernel(const char* name) {
+  return GemmKernel{name,
+                    Tr::kRows,
+                    Tr::kTile,
+                    Tr::kMinTokens,
+                    &act_bytes_for<Tr>,
+                    &Tr::pack_act,
+                    &scratch_bytes_for<Tr>,
+                    &run_gemm<Tr>};
+}
