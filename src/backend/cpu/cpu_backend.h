@@ -43,7 +43,7 @@ class CpuBackend : public Backend {
   BatchInputs batch_;
   std::vector<float> cos_, sin_;  // [n_tokens, head_dim / 2] for the current batch
   std::deque<DeviceBuffer> owned_;
-  std::vector<uint8_t> act_scratch_;  // activations quantized for the dot kernels; grows only  //
+  std::vector<uint8_t> act_scratch_;  // quantized activations, GEMM workspace and panels; grows only  //
                                       // weights copied because the file left them misaligned
 };
 
