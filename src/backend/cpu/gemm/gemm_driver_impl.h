@@ -9,8 +9,8 @@
 #endif
 
 inline constexpr size_t kAlign = 64;
-// Activations of one token chunk x k chunk: kept in L2 (1 MiB per core here, with room for the
-// panel and the outputs).
+// Activations of one token chunk x k chunk: sized for L2 (1 MiB per core here, with room for the
+// panel and the outputs). Larger token chunks measured no faster.
 inline constexpr size_t kActChunkBytes = 384 << 10;
 inline constexpr size_t align_up(size_t v) {
   return (v + kAlign - 1) / kAlign * kAlign;
@@ -94,9 +94,7 @@ size_t act_bytes_for(int64_t k, int n) {
 template <class Tr>
 size_t scratch_bytes_for(int64_t k, int /*n*/) {
   // One unit of slack: kernels that pack pairs of units round an odd count up.
-  static const int64_t kMul =
-      std::getenv("HEARTH_GEMM_KMUL") ? std::atol(std::getenv("HEARTH_GEMM_KMUL")) : 1;  // TEMP
-  const int64_t units = std::min<int64_t>(k / Tr::kUnit, Tr::kChunkUnits * kMul) + 1;
+  const int64_t units = std::min<int64_t>(k / Tr::kUnit, Tr::kChunkUnits) + 1;
   return align_up(static_cast<size_t>(units) * Tr::kPanelUnitBytes);
 }
 
@@ -114,17 +112,9 @@ HEARTH_GEMM_TARGET void run_gemm(const void* w, int64_t rows, int64_t k, const v
   const size_t row_bytes = Tr::row_bytes(k);
   const size_t unit_bytes = row_bytes / static_cast<size_t>(units);
   const int groups = (n + Tr::kTile - 1) / Tr::kTile;
-  static const int64_t kMul =
-      std::getenv("HEARTH_GEMM_KMUL") ? std::atol(std::getenv("HEARTH_GEMM_KMUL")) : 1;  // TEMP
-  static const size_t kBudget = std::getenv("HEARTH_GEMM_ACTKB")
-                                    ? std::atol(std::getenv("HEARTH_GEMM_ACTKB")) << 10
-                                    : 0;                                 // TEMP
-  static const bool kAllK = std::getenv("HEARTH_GEMM_ALLK") != nullptr;  // TEMP
-  const int64_t chunk_units = std::min<int64_t>(units, Tr::kChunkUnits * kMul);
-  const size_t budget = kBudget ? kBudget : kActChunkBytes;
+  const int64_t chunk_units = std::min<int64_t>(units, Tr::kChunkUnits);
   const int chunk_groups = static_cast<int>(std::clamp<int64_t>(
-      static_cast<int64_t>(budget /
-                           (static_cast<size_t>(kAllK ? units : chunk_units) * Tr::kActUnitBytes)),
+      static_cast<int64_t>(kActChunkBytes / (static_cast<size_t>(chunk_units) * Tr::kActUnitBytes)),
       1, groups));
   const auto* wb = static_cast<const uint8_t*>(w);
   const auto* ab = static_cast<const uint8_t*>(act);

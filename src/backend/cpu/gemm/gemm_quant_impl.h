@@ -138,7 +138,7 @@ struct Q4_0Tr {
   static constexpr int64_t kUnit = 32;
   static constexpr size_t kPanelUnitBytes = 4 * 64 + 64;
   static constexpr size_t kActUnitBytes = detail::act_unit_bytes_q8_0(kTile);
-  static constexpr int64_t kChunkUnits = 16;  // 512 elements
+  static constexpr int64_t kChunkUnits = 64;  // 2048 elements: a 20 KiB panel, measured best
   static size_t row_bytes(int64_t k) { return static_cast<size_t>(k / 32) * 18; }
   static size_t extra_act_bytes(int64_t k, int n) {
     return static_cast<size_t>(n) * dtype_row_bytes(DType::Q8_0, k);
@@ -207,7 +207,7 @@ struct Q8_0Tr {
   static constexpr int64_t kUnit = 32;
   static constexpr size_t kPanelUnitBytes = 8 * 64 + 64;
   static constexpr size_t kActUnitBytes = detail::act_unit_bytes_q8_0(kTile);
-  static constexpr int64_t kChunkUnits = 16;
+  static constexpr int64_t kChunkUnits = 32;  // an 18 KiB panel, measured best
   static size_t row_bytes(int64_t k) { return static_cast<size_t>(k / 32) * 34; }
   static size_t extra_act_bytes(int64_t k, int n) {
     return static_cast<size_t>(n) * dtype_row_bytes(DType::Q8_0, k);
@@ -274,7 +274,7 @@ struct Q4_KTr {
                           kDminOff = kMinOff + 4 * 64;
   static constexpr size_t kPanelUnitBytes = kDminOff + 64;
   static constexpr size_t kActUnitBytes = detail::act_unit_bytes_q8_k(kTile);
-  static constexpr int64_t kChunkUnits = 2;  // 512 elements
+  static constexpr int64_t kChunkUnits = 2;  // 512 elements; 4 or 8 measured slower
   static size_t row_bytes(int64_t k) { return static_cast<size_t>(k / 256) * 144; }
   static size_t extra_act_bytes(int64_t k, int n) {
     return static_cast<size_t>(n) * dtype_row_bytes(DType::Q8_K, k);
@@ -382,7 +382,7 @@ struct Q6_KTr {
   static constexpr size_t kScOff = 64 * 64;
   static constexpr size_t kPanelUnitBytes = kScOff + 16 * 64;
   static constexpr size_t kActUnitBytes = detail::act_unit_bytes_q8_k(kTile);
-  static constexpr int64_t kChunkUnits = 2;  // 512 elements
+  static constexpr int64_t kChunkUnits = 2;  // 512 elements; 4 or 8 measured slower
   static size_t row_bytes(int64_t k) { return static_cast<size_t>(k / 256) * 210; }
   static size_t extra_act_bytes(int64_t k, int n) {
     return static_cast<size_t>(n) * dtype_row_bytes(DType::Q8_K, k);
