@@ -1,10 +1,14 @@
-// Causal grouped-query attention over the paged KV cache. One task per (token, query head): it
-// reads its sequence's keys block by block, so sequences of any length share one cache.
+// Causal grouped-query attention over the paged KV cache. The batch is cut into chunks (a run of
+// one sequence's tokens x one KV head); their cost grows with position, so chunks are handed out
+// largest first from a shared counter rather than as contiguous ranges, which would leave the
+// thread holding the prompt's tail with most of the work.
 #include <algorithm>
-#include <cmath>
+#include <atomic>
 #include <vector>
 
+#include "backend/cpu/attention/attention_kernel.h"
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_features.h"
 
 namespace hearth {
 
@@ -12,43 +16,58 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
                            float* out) {
   const int hq = shape.n_heads, hkv = shape.n_kv_heads, hd = shape.head_dim;
   const int group = hq / hkv;
-  const int kv_dim = hkv * hd;
-  const int bs = batch_.block_size;
-  pool_.parallel_for(static_cast<size_t>(n) * hq, [&](size_t b, size_t e, int) {
-    thread_local std::vector<float> scores;
-    for (size_t task = b; task < e; ++task) {
-      const int t = static_cast<int>(task / hq), h = static_cast<int>(task % hq);
-      const int kvh = h / group;
-      const int s = batch_.seq[t];
-      const int len = batch_.pos[t] + 1;  // causal: positions 0..pos
-      const int32_t* table = batch_.block_tables.data() + batch_.table_offset[s];
-      const float* qv = q + (static_cast<size_t>(t) * hq + h) * hd;
-      if (scores.size() < static_cast<size_t>(len)) scores.resize(static_cast<size_t>(len));
-      float mx = -INFINITY;
-      for (int j = 0; j < len; ++j) {
-        size_t slot = static_cast<size_t>(table[j / bs]) * bs + j % bs;
-        const float* kr = kv.k + slot * kv_dim + static_cast<size_t>(kvh) * hd;
-        float d = 0;
-        for (int i = 0; i < hd; ++i) d += qv[i] * kr[i];
-        scores[j] = d * shape.scale;
-        mx = std::max(mx, scores[j]);
-      }
-      double sum = 0;
-      for (int j = 0; j < len; ++j) {
-        scores[j] = std::exp(scores[j] - mx);
-        sum += scores[j];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      float* o = out + (static_cast<size_t>(t) * hq + h) * hd;
-      std::fill(o, o + hd, 0.0f);
-      for (int j = 0; j < len; ++j) {
-        size_t slot = static_cast<size_t>(table[j / bs]) * bs + j % bs;
-        const float* vr = kv.v + slot * kv_dim + static_cast<size_t>(kvh) * hd;
-        const float p = scores[j] * inv;
-        for (int i = 0; i < hd; ++i) o[i] += p * vr[i];
-      }
+  const size_t kv_dim = static_cast<size_t>(hkv) * hd;
+  const bool vector = hd % 16 == 0 && cpu::simd_level() >= cpu::SimdLevel::kAvx512;
+  // A chunk's output rows (tokens x group x head_dim floats) stay within 16 KiB of L1.
+  const int chunk_tokens = std::max(1, 4096 / (group * hd));
+
+  struct Task {
+    int t0, n_tok, kvh;
+    int64_t cost;
+  };
+  std::vector<Task> tasks;
+  for (int t0 = 0; t0 < n;) {
+    int t1 = t0 + 1;
+    while (t1 < n && t1 - t0 < chunk_tokens && batch_.seq[t1] == batch_.seq[t0]) ++t1;
+    int64_t max_len = 0;
+    for (int t = t0; t < t1; ++t) max_len = std::max<int64_t>(max_len, batch_.pos[t] + 1);
+    for (int h = 0; h < hkv; ++h) tasks.push_back({t0, t1 - t0, h, (t1 - t0) * max_len});
+    t0 = t1;
+  }
+  std::stable_sort(tasks.begin(), tasks.end(),
+                   [](const Task& a, const Task& b) { return a.cost > b.cost; });
+
+  std::atomic<size_t> next{0};
+  auto work = [&](int) {
+    thread_local std::vector<float> scratch;
+    for (size_t i = next.fetch_add(1); i < tasks.size(); i = next.fetch_add(1)) {
+      const Task& tk = tasks[i];
+      cpu::AttnChunk c;
+      c.q_stride = static_cast<size_t>(hq) * hd;
+      const size_t first =
+          static_cast<size_t>(tk.t0) * c.q_stride + static_cast<size_t>(tk.kvh) * group * hd;
+      c.q = q + first;
+      c.out = out + first;
+      c.n_tok = tk.n_tok;
+      c.group = group;
+      c.head_dim = hd;
+      c.pos = batch_.pos.data() + tk.t0;
+      c.k = kv.k + static_cast<size_t>(tk.kvh) * hd;
+      c.v = kv.v + static_cast<size_t>(tk.kvh) * hd;
+      c.kv_stride = kv_dim;
+      c.table = batch_.block_tables.data() + batch_.table_offset[batch_.seq[tk.t0]];
+      c.block_size = batch_.block_size;
+      c.scale = shape.scale;
+      if (vector)
+        cpu::attend_chunk_avx512(c, scratch);
+      else
+        cpu::attend_chunk_scalar(c, scratch);
     }
-  });
+  };
+  if (tasks.size() == 1)
+    work(0);
+  else
+    pool_.run_on_all(work);
 }
 
 }  // namespace hearth

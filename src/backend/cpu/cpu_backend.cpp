@@ -5,7 +5,9 @@
 #include <cstring>
 #include <new>
 
+#include "backend/cpu/cpu_features.h"
 #include "backend/cpu/quant/quant.h"
+#include "backend/cpu/simd/elementwise.h"
 #include "util/error.h"
 #include "util/half.h"
 
@@ -100,14 +102,16 @@ void CpuBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, floa
   const int64_t dim = w.cols;
   std::vector<float> weight(static_cast<size_t>(dim));
   quant::dequantize_row(w.dtype, w.data, weight.data(), dim);
-  for (int t = 0; t < n; ++t) {
-    const float* xr = x + static_cast<size_t>(t) * dim;
-    float* o = out + static_cast<size_t>(t) * dim;
-    double ss = 0;
-    for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(dim)) + eps);
-    for (int64_t i = 0; i < dim; ++i) o[i] = weight[i] * (xr[i] * inv);
-  }
+  pool_.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e, int) {
+    for (size_t t = b; t < e; ++t) {
+      const float* xr = x + t * dim;
+      float* o = out + t * dim;
+      double ss = 0;
+      for (int64_t i = 0; i < dim; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+      float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(dim)) + eps);
+      for (int64_t i = 0; i < dim; ++i) o[i] = weight[i] * (xr[i] * inv);
+    }
+  });
 }
 
 void CpuBackend::rope(float* x, int n, int n_heads, int head_dim) {
@@ -143,10 +147,18 @@ void CpuBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int
 }
 
 void CpuBackend::swiglu(const float* gate, const float* up, size_t count, float* out) {
-  for (size_t i = 0; i < count; ++i) {
-    float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  const bool vector = cpu::simd_level() >= cpu::SimdLevel::kAvx512;
+  // 4096-float pieces: large enough that a thread's share outweighs waking it.
+  pool_.parallel_for(
+      count,
+      [&](size_t b, size_t e, int) {
+        if (vector) return cpu::simd::swiglu_avx512(gate + b, up + b, e - b, out + b);
+        for (size_t i = b; i < e; ++i) {
+          float g = gate[i];
+          out[i] = g / (1.0f + std::exp(-g)) * up[i];
+        }
+      },
+      4096);
 }
 
 void CpuBackend::add(float* x, const float* y, size_t count) {

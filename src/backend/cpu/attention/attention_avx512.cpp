@@ -1,0 +1,168 @@
+// Attention for one chunk, 16 keys at a time. The 16 key rows are transposed once into
+// [head_dim][16] so each query row's 16 scores come from head_dim FMAs with no horizontal sums,
+// and that transpose is shared by every query row of the chunk (tokens x grouped heads).
+// Softmax is online (running max and sum per row), so no score buffer grows with the context.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/attention/attention_kernel.h"
+#include "backend/cpu/simd/exp_avx512.h"
+
+#define HEARTH_ATTN_TARGET __attribute__((target("avx512f,avx512dq")))
+
+namespace hearth::cpu {
+namespace {
+
+constexpr int kKeys = 16;  // keys per step: one zmm of scores
+constexpr int kRows = 4;   // query rows whose scores and outputs live in registers together
+
+// r[i] holds row i; afterwards r[j] holds column j.
+HEARTH_ATTN_TARGET inline void transpose16(__m512 r[16]) {
+  __m512 u[4][4];
+  for (int q = 0; q < 4; ++q) {
+    const __m512 lo_ab = _mm512_unpacklo_ps(r[4 * q], r[4 * q + 1]);
+    const __m512 hi_ab = _mm512_unpackhi_ps(r[4 * q], r[4 * q + 1]);
+    const __m512 lo_cd = _mm512_unpacklo_ps(r[4 * q + 2], r[4 * q + 3]);
+    const __m512 hi_cd = _mm512_unpackhi_ps(r[4 * q + 2], r[4 * q + 3]);
+    u[q][0] =
+        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(lo_ab), _mm512_castps_pd(lo_cd)));
+    u[q][1] =
+        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(lo_ab), _mm512_castps_pd(lo_cd)));
+    u[q][2] =
+        _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(hi_ab), _mm512_castps_pd(hi_cd)));
+    u[q][3] =
+        _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(hi_ab), _mm512_castps_pd(hi_cd)));
+  }
+  // u[q][i], 128-bit lane L: rows 4q..4q+3 of column 4L + i.
+  for (int i = 0; i < 4; ++i) {
+    const __m512 v0 = _mm512_shuffle_f32x4(u[0][i], u[1][i], 0x88);
+    const __m512 v1 = _mm512_shuffle_f32x4(u[0][i], u[1][i], 0xDD);
+    const __m512 v2 = _mm512_shuffle_f32x4(u[2][i], u[3][i], 0x88);
+    const __m512 v3 = _mm512_shuffle_f32x4(u[2][i], u[3][i], 0xDD);
+    r[i] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+    r[4 + i] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+    r[12 + i] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+  }
+}
+
+}  // namespace
+
+HEARTH_ATTN_TARGET void attend_chunk_avx512(const AttnChunk& c, std::vector<float>& scratch) {
+  const int hd = c.head_dim;
+  const int rows = c.n_tok * c.group;
+  const int rows_pad = (rows + kRows - 1) / kRows * kRows;
+  // Scratch: o[rows_pad][hd], m[rows_pad], l[rows_pad], kt[hd][16], p[kRows][16], zero row.
+  const size_t need = static_cast<size_t>(rows_pad) * (hd + 2) + static_cast<size_t>(hd) * kKeys +
+                      kRows * kKeys + hd;
+  if (scratch.size() < need) scratch.resize(need);
+  float* o = scratch.data();
+  float* m = o + static_cast<size_t>(rows_pad) * hd;
+  float* l = m + rows_pad;
+  float* kt = l + rows_pad;
+  float* p = kt + static_cast<size_t>(hd) * kKeys;
+  float* zero = p + kRows * kKeys;
+  std::fill(o, o + static_cast<size_t>(rows_pad) * hd, 0.0f);
+  std::fill(m, m + rows_pad, -INFINITY);
+  std::fill(l, l + rows_pad, 0.0f);
+  std::fill(zero, zero + hd, 0.0f);
+
+  auto row_len = [&](int r) { return r < rows ? c.pos[r / c.group] + 1 : 0; };
+  auto q_row = [&](int r) {
+    return r < rows ? c.q + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * hd
+                    : zero;
+  };
+  int max_len = 0;
+  for (int i = 0; i < c.n_tok; ++i) max_len = std::max(max_len, c.pos[i] + 1);
+  const __m512 scale = _mm512_set1_ps(c.scale);
+
+  for (int j0 = 0; j0 < max_len; j0 += kKeys) {
+    const int nk = std::min(kKeys, max_len - j0);
+    const float* vrow[kKeys];
+    const float* krow[kKeys];
+    for (int i = 0; i < kKeys; ++i) {
+      const int j = j0 + std::min(i, nk - 1);  // past the end: any readable row, masked below
+      krow[i] = c.key(j);
+      vrow[i] = c.value(j);
+    }
+    for (int d0 = 0; d0 < hd; d0 += 16) {
+      __m512 t[16];
+      for (int i = 0; i < 16; ++i) t[i] = _mm512_loadu_ps(krow[i] + d0);
+      transpose16(t);
+      for (int i = 0; i < 16; ++i) _mm512_storeu_ps(kt + static_cast<size_t>(d0 + i) * kKeys, t[i]);
+    }
+
+    for (int r0 = 0; r0 < rows_pad; r0 += kRows) {
+      int active = 0;
+      for (int x = 0; x < kRows; ++x) active += row_len(r0 + x) > j0;
+      if (active == 0) continue;
+      const float* qr[kRows];
+      for (int x = 0; x < kRows; ++x) qr[x] = q_row(r0 + x);
+      __m512 s[kRows];
+      for (int x = 0; x < kRows; ++x) s[x] = _mm512_setzero_ps();
+      for (int d = 0; d < hd; ++d) {
+        const __m512 kd = _mm512_loadu_ps(kt + static_cast<size_t>(d) * kKeys);
+        for (int x = 0; x < kRows; ++x) s[x] = _mm512_fmadd_ps(_mm512_set1_ps(qr[x][d]), kd, s[x]);
+      }
+      float corr[kRows];
+      for (int x = 0; x < kRows; ++x) {
+        const int r = r0 + x;
+        const int valid = std::min(kKeys, row_len(r) - j0);
+        if (valid <= 0) {
+          corr[x] = 1.0f;
+          _mm512_storeu_ps(p + x * kKeys, _mm512_setzero_ps());
+          continue;
+        }
+        const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
+        const __m512 sx =
+            _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), mask, _mm512_mul_ps(s[x], scale));
+        const float m_new = std::max(m[r], _mm512_reduce_max_ps(sx));
+        corr[x] = std::exp(m[r] - m_new);  // 0 on the first block (m = -inf)
+        const __m512 px =
+            _mm512_maskz_mov_ps(mask, simd::exp16(_mm512_sub_ps(sx, _mm512_set1_ps(m_new))));
+        l[r] = l[r] * corr[x] + _mm512_reduce_add_ps(px);
+        m[r] = m_new;
+        _mm512_storeu_ps(p + x * kKeys, px);
+      }
+      // o[r] = o[r] * corr + sum_i p[r][i] * V[i], 64 output floats (4 zmm per row) per pass.
+      for (int d0 = 0; d0 < hd; d0 += 64) {
+        const int nv = std::min(4, (hd - d0) / 16);
+        __m512 acc[kRows][4];
+        for (int x = 0; x < kRows; ++x) {
+          const __m512 cx = _mm512_set1_ps(corr[x]);
+          float* orow = o + static_cast<size_t>(r0 + x) * hd + d0;
+          for (int v = 0; v < 4; ++v)
+            acc[x][v] =
+                v < nv ? _mm512_mul_ps(_mm512_loadu_ps(orow + 16 * v), cx) : _mm512_setzero_ps();
+        }
+        for (int i = 0; i < nk; ++i) {
+          __m512 vv[4];
+          for (int v = 0; v < 4; ++v)
+            vv[v] = v < nv ? _mm512_loadu_ps(vrow[i] + d0 + 16 * v) : _mm512_setzero_ps();
+          for (int x = 0; x < kRows; ++x) {
+            const __m512 px = _mm512_set1_ps(p[x * kKeys + i]);
+            for (int v = 0; v < 4; ++v) acc[x][v] = _mm512_fmadd_ps(px, vv[v], acc[x][v]);
+          }
+        }
+        for (int x = 0; x < kRows; ++x) {
+          float* orow = o + static_cast<size_t>(r0 + x) * hd + d0;
+          for (int v = 0; v < nv; ++v) _mm512_storeu_ps(orow + 16 * v, acc[x][v]);
+        }
+      }
+    }
+  }
+
+  for (int r = 0; r < rows; ++r) {
+    const __m512 inv = _mm512_set1_ps(1.0f / l[r]);
+    float* dst = c.out + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * hd;
+    const float* src = o + static_cast<size_t>(r) * hd;
+    for (int d = 0; d < hd; d += 16)
+      _mm512_storeu_ps(dst + d, _mm512_mul_ps(_mm512_loadu_ps(src + d), inv));
+  }
+}
+
+}  // namespace hearth::cpu

@@ -1,0 +1,36 @@
+#pragma once
+// One unit of attention work: a run of consecutive batch tokens of one sequence against one KV
+// head. Its query rows are (token i, head g of the KV head's group); grouping the query heads that
+// share a KV head lets every key and value row loaded from the cache serve all of them.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace hearth::cpu {
+
+struct AttnChunk {
+  const float* q = nullptr;  // row (i, g) at q + i * q_stride + g * head_dim
+  float* out = nullptr;      // same layout as q
+  size_t q_stride = 0;
+  int n_tok = 0, group = 1, head_dim = 0;
+  const int32_t* pos = nullptr;  // token i attends to key positions 0..pos[i]
+  const float* k = nullptr;      // this KV head's row in cache slot 0
+  const float* v = nullptr;
+  size_t kv_stride = 0;            // floats from one slot to the next
+  const int32_t* table = nullptr;  // the sequence's block table
+  int block_size = 16;
+  float scale = 1.0f;
+
+  const float* key(int j) const { return k + slot(j) * kv_stride; }
+  const float* value(int j) const { return v + slot(j) * kv_stride; }
+  size_t slot(int j) const {
+    return static_cast<size_t>(table[j / block_size]) * block_size + j % block_size;
+  }
+};
+
+// The plain two-pass softmax, for any head_dim: the reference the vector kernel is tested against.
+void attend_chunk_scalar(const AttnChunk& c, std::vector<float>& scratch);
+// AVX-512 F: 16 keys at a time with online softmax. Needs head_dim % 16 == 0.
+void attend_chunk_avx512(const AttnChunk& c, std::vector<float>& scratch);
+
+}  // namespace hearth::cpu

@@ -1,0 +1,40 @@
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/attention/attention_kernel.h"
+
+namespace hearth::cpu {
+
+void attend_chunk_scalar(const AttnChunk& c, std::vector<float>& scores) {
+  const int hd = c.head_dim;
+  for (int i = 0; i < c.n_tok; ++i) {
+    const int len = c.pos[i] + 1;
+    if (scores.size() < static_cast<size_t>(len)) scores.resize(static_cast<size_t>(len));
+    for (int g = 0; g < c.group; ++g) {
+      const float* qv = c.q + i * c.q_stride + static_cast<size_t>(g) * hd;
+      float mx = -INFINITY;
+      for (int j = 0; j < len; ++j) {
+        const float* kr = c.key(j);
+        float d = 0;
+        for (int e = 0; e < hd; ++e) d += qv[e] * kr[e];
+        scores[j] = d * c.scale;
+        mx = std::max(mx, scores[j]);
+      }
+      double sum = 0;
+      for (int j = 0; j < len; ++j) {
+        scores[j] = std::exp(scores[j] - mx);
+        sum += scores[j];
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      float* o = c.out + i * c.q_stride + static_cast<size_t>(g) * hd;
+      std::fill(o, o + hd, 0.0f);
+      for (int j = 0; j < len; ++j) {
+        const float* vr = c.value(j);
+        const float p = scores[j] * inv;
+        for (int e = 0; e < hd; ++e) o[e] += p * vr[e];
+      }
+    }
+  }
+}
+
+}  // namespace hearth::cpu
