@@ -34,6 +34,31 @@ void send_error(httplib::Response& res, const ApiError& e) {
   send_json(res, e.status(), to_wire(e.body()));
 }
 
+// A non-streamed reply: answered normally when it is ready within one ping. A longer one commits
+// to 200 and sends a space (insignificant before JSON) each ping, because a failed write is the
+// only sign this HTTP library gives of a client that has gone; the work is then cancelled.
+// The cost: a failure after the first ping arrives as an error object under status 200.
+void send_pending(httplib::Response& res, const std::shared_ptr<PendingReply>& pending,
+                  std::chrono::milliseconds ping, const std::shared_ptr<void>& guard) {
+  if (pending->wait(ping)) return send_json(res, pending->status(), pending->body());
+  res.status = 200;
+  res.set_chunked_content_provider(
+      "application/json",
+      [pending, ping](size_t, httplib::DataSink& sink) {
+        const bool ready = pending->wait(ping);
+        const std::string out = ready ? pending->body() : " ";
+        if (!sink.write(out.data(), out.size())) {
+          pending->cancel();
+          return false;
+        }
+        if (ready) sink.done();
+        return true;
+      },
+      [pending, guard](bool success) {
+        if (!success) pending->cancel();
+      });
+}
+
 // The endpoint label for metrics: known routes by name, anything else lumped together.
 std::string endpoint_label(const std::string& path) {
   for (const char* known :
@@ -112,12 +137,9 @@ void HttpServer::routes() {
           const auto t0 = OpenAiService::Clock::now();
           auto guard = std::make_shared<InFlight>(*this);
           Reply reply = (svc_.*method)(req.body, t0);
-          if (!reply.sse) {
-            send_json(res, reply.status, reply.body);
-            return;
-          }
-          auto stream = reply.sse;
           const auto ping = std::chrono::milliseconds(opts_.keep_alive_ping_ms);
+          if (reply.pending) return send_pending(res, reply.pending, ping, guard);
+          auto stream = reply.sse;
           res.status = 200;
           res.set_header("Cache-Control", "no-cache");
           res.set_header("X-Accel-Buffering", "no");

@@ -90,26 +90,66 @@ class JobStream : public SseStream {
   bool opened_ = false, ended_ = false;
 };
 
-// Waits for the whole job and builds the response.
-Reply finish_blocking(GenerationJob& job, ResponseFormatter& fmt, Usage usage, Metrics& metrics,
-                      std::chrono::steady_clock::time_point t0) {
-  for (auto& item : job.wait_all()) {
-    if (item.update.finished && !item.update.error.empty()) {
-      job.cancel();
-      if (item.update.raw_finish == FinishReason::Cancelled)
-        throw ApiError(503, "the request was cancelled: the server is shutting down",
-                       "server_error", "", "shutting_down");
-      throw server_error("generation failed: " + item.update.error);
+// A non-streamed response, built as the job's updates arrive so the HTTP layer can wait in
+// slices and notice a client that hangs up.
+class JobReply : public PendingReply {
+ public:
+  JobReply(std::shared_ptr<GenerationJob> job, std::unique_ptr<ResponseFormatter> fmt, Usage usage,
+           Metrics& metrics, std::chrono::steady_clock::time_point t0)
+      : job_(std::move(job)), fmt_(std::move(fmt)), usage_(usage), metrics_(metrics), t0_(t0) {}
+
+  ~JobReply() override { job_->cancel(); }
+
+  bool wait(std::chrono::milliseconds timeout) override {
+    if (ready_) return true;
+    for (auto& item : job_->wait(timeout)) {
+      if (item.update.finished && !item.update.error.empty()) {
+        job_->cancel();
+        fail(item.update.raw_finish == FinishReason::Cancelled
+                 ? ApiError(503, "the request was cancelled: the server is shutting down",
+                            "server_error", "", "shutting_down")
+                 : server_error("generation failed: " + item.update.error));
+        return true;
+      }
+      usage_.completion_tokens += item.update.completion_tokens;
+      fmt_->add(item.choice, item.update);
     }
-    usage.completion_tokens += item.update.completion_tokens;
-    fmt.add(item.choice, item.update);
+    if (!job_->finished()) return false;
+    metrics_.add_tokens(static_cast<uint64_t>(usage_.prompt_tokens),
+                        static_cast<uint64_t>(usage_.completion_tokens));
+    metrics_.observe_request(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+    status_ = 200;
+    body_ = to_wire(fmt_->response(usage_));
+    ready_ = true;
+    return true;
   }
-  metrics.add_tokens(static_cast<uint64_t>(usage.prompt_tokens),
-                     static_cast<uint64_t>(usage.completion_tokens));
-  metrics.observe_request(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  return {200, to_wire(fmt.response(usage)), nullptr};
-}
+
+  int status() const override { return status_; }
+  const std::string& body() const override { return body_; }
+
+  void cancel() override {
+    if (!ready_) metrics_.count_cancelled();
+    ready_ = true;
+    job_->cancel();
+  }
+
+ private:
+  void fail(const ApiError& e) {
+    status_ = e.status();
+    body_ = to_wire(e.body());
+    ready_ = true;
+  }
+
+  std::shared_ptr<GenerationJob> job_;
+  std::unique_ptr<ResponseFormatter> fmt_;
+  Usage usage_;
+  Metrics& metrics_;
+  std::chrono::steady_clock::time_point t0_;
+  bool ready_ = false;
+  int status_ = 500;
+  std::string body_;
+};
 
 }  // namespace
 
@@ -236,30 +276,9 @@ Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point
     specs.push_back(std::move(c));
   }
 
-  auto job = std::make_shared<GenerationJob>(sched_, tok_, metrics_, t0);
-  try {
-    job->start(std::move(specs));
-  } catch (const QueueFullError& e) {
-    if (draining_)
-      throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
-    throw ApiError(429, std::string("the server is busy: ") + e.what(), "rate_limit_error", "",
-                   "queue_full");
-  } catch (const Error& e) {
-    throw invalid_request(e.what(), "messages");
-  }
-
-  ResponseHeader h;
-  h.id = random_id("chatcmpl-");
-  h.created = static_cast<int64_t>(std::time(nullptr));
-  h.model = cfg_.model_id;
-  h.include_usage_field = r.s.stream && r.s.include_usage;
-  auto fmt = make_chat_formatter(tok_, h, {r.s.n, r.logprobs});
-  Usage usage{P, 0};
-  if (r.s.stream)
-    return {
-        200, "",
-        std::make_shared<JobStream>(job, std::move(fmt), usage, r.s.include_usage, metrics_, t0)};
-  return finish_blocking(*job, *fmt, usage, metrics_, t0);
+  auto job = start_job(std::move(specs), t0, "messages");
+  auto fmt = make_chat_formatter(tok_, header("chatcmpl-", r.s), {r.s.n, r.logprobs});
+  return reply(std::move(job), std::move(fmt), Usage{P, 0}, r.s, t0);
 }
 
 Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) {
@@ -311,6 +330,13 @@ Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) 
   }
   cf.n_choices = static_cast<int>(specs.size());
 
+  auto job = start_job(std::move(specs), t0, "prompt");
+  auto fmt = make_completion_formatter(tok_, header("cmpl-", r.s), std::move(cf));
+  return reply(std::move(job), std::move(fmt), usage, r.s, t0);
+}
+
+std::shared_ptr<GenerationJob> OpenAiService::start_job(std::vector<ChoiceSpec> specs,
+                                                        Clock::time_point t0, const char* param) {
   auto job = std::make_shared<GenerationJob>(sched_, tok_, metrics_, t0);
   try {
     job->start(std::move(specs));
@@ -320,19 +346,30 @@ Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) 
     throw ApiError(429, std::string("the server is busy: ") + e.what(), "rate_limit_error", "",
                    "queue_full");
   } catch (const Error& e) {
-    throw invalid_request(e.what(), "prompt");
+    throw invalid_request(e.what(), param);
   }
+  return job;
+}
+
+ResponseHeader OpenAiService::header(const char* id_prefix, const SamplingFields& s) const {
   ResponseHeader h;
-  h.id = random_id("cmpl-");
+  h.id = random_id(id_prefix);
   h.created = static_cast<int64_t>(std::time(nullptr));
   h.model = cfg_.model_id;
-  h.include_usage_field = r.s.stream && r.s.include_usage;
-  auto fmt = make_completion_formatter(tok_, h, std::move(cf));
-  if (r.s.stream)
-    return {
-        200, "",
-        std::make_shared<JobStream>(job, std::move(fmt), usage, r.s.include_usage, metrics_, t0)};
-  return finish_blocking(*job, *fmt, usage, metrics_, t0);
+  h.include_usage_field = s.stream && s.include_usage;
+  return h;
+}
+
+Reply OpenAiService::reply(std::shared_ptr<GenerationJob> job,
+                           std::unique_ptr<ResponseFormatter> fmt, Usage usage,
+                           const SamplingFields& s, Clock::time_point t0) {
+  Reply out;
+  if (s.stream)
+    out.sse = std::make_shared<JobStream>(std::move(job), std::move(fmt), usage, s.include_usage,
+                                          metrics_, t0);
+  else
+    out.pending = std::make_shared<JobReply>(std::move(job), std::move(fmt), usage, metrics_, t0);
+  return out;
 }
 
 }  // namespace hearth::server

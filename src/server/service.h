@@ -11,8 +11,10 @@
 
 #include "runtime/json_constraint.h"
 #include "runtime/scheduler.h"
+#include "server/generation_job.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
+#include "server/openai_response.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::server {
@@ -35,10 +37,22 @@ class SseStream {
   virtual void cancel() = 0;
 };
 
+// A non-streamed response still being generated. The HTTP layer waits in slices so that it can
+// tell when the client has gone and cancel the work.
+class PendingReply {
+ public:
+  virtual ~PendingReply() = default;
+  // True once status() and body() hold the response (an OpenAI error object on failure).
+  virtual bool wait(std::chrono::milliseconds timeout) = 0;
+  virtual int status() const = 0;
+  virtual const std::string& body() const = 0;
+  virtual void cancel() = 0;
+};
+
+// Exactly one of sse (stream: true) and pending (stream: false) is set.
 struct Reply {
-  int status = 200;
-  std::string body;                // JSON, when not streaming
-  std::shared_ptr<SseStream> sse;  // when streaming
+  std::shared_ptr<SseStream> sse;
+  std::shared_ptr<PendingReply> pending;
 };
 
 class OpenAiService {
@@ -63,6 +77,11 @@ class OpenAiService {
   std::shared_ptr<const JsonVocab> json_vocab();
   int budget(int prompt_len, const std::optional<int>& max_tokens, int default_max,
              const char* what) const;
+  std::shared_ptr<GenerationJob> start_job(std::vector<ChoiceSpec> specs, Clock::time_point t0,
+                                           const char* param);
+  ResponseHeader header(const char* id_prefix, const SamplingFields& s) const;
+  Reply reply(std::shared_ptr<GenerationJob> job, std::unique_ptr<ResponseFormatter> fmt,
+              Usage usage, const SamplingFields& s, Clock::time_point t0);
   GenerationParams base_params(const SamplingFields& s, int max_tokens, int choice,
                                uint64_t seed) const;
 

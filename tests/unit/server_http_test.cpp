@@ -308,5 +308,51 @@ TEST(ServerHttp, StreamingDisconnectAndShutdown) {
   }
 }
 
+// A non-streamed request whose client gives up: the server notices at its next keep-alive write
+// and cancels the work instead of generating to max_tokens for nobody.
+TEST(ServerHttp, NonStreamingDisconnectCancelsTheWork) {
+  LiveServer s;
+  {
+    auto c = s.client();
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/chat/completions";
+    req.headers = kAuth;
+    req.set_header("Content-Type", "application/json");
+    // End-of-turn tokens banned so every choice runs to max_tokens unless cancelled.
+    nlohmann::json bias = {{"128009", -100}, {"128001", -100}, {"128008", -100}};
+    req.body = chat_body({{"max_tokens", 215}, {"n", 4}, {"logit_bias", bias}}).dump();
+    std::string first;
+    req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
+      first.assign(d, n);
+      return false;  // hang up on the first bytes: the keep-alive space
+    };
+    httplib::Response res;
+    httplib::Error err;
+    c.send(req, res, err);
+    c.stop();
+    EXPECT_EQ(first, " ") << "expected a keep-alive space before the reply was ready";
+  }
+  bool gone = false;
+  for (int i = 0; i < 400 && !gone; ++i) {
+    auto st = s.sched.stats();
+    gone = st.running == 0 && st.waiting == 0 && st.kv_blocks_used == 0 && s.http.in_flight() == 0;
+    if (!gone) std::this_thread::sleep_for(25ms);
+  }
+  EXPECT_TRUE(gone) << "the abandoned request is still generating";
+  auto m = s.client().Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_NE(m->body.find("\nhearth_requests_cancelled_total 1\n"), std::string::npos)
+      << "the request ran to completion instead of being cancelled";
+
+  // A quick non-streamed request is still answered normally, with its status and a JSON body.
+  auto c = s.client();
+  auto ok = c.Post("/v1/chat/completions", kAuth, chat_body({{"max_tokens", 3}}).dump(),
+                   "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(ok->body)["object"], "chat.completion");
+}
+
 }  // namespace
 }  // namespace hearth::server
