@@ -53,6 +53,23 @@ TEST(RunCli, PlainPromptEqualsItsTokens) {
   EXPECT_EQ(a.out, b.out);
 }
 
+TEST(RunCli, JsonReportsTheSameGenerationAsText) {
+  auto ref = nlohmann::json::parse(slurp(kDevB + "/reference.json"));
+  const auto& chat = ref["chat"];
+  const std::string base = "run " + kDevB + " --chat --system " + shell_quote(chat[0]["content"]) +
+                           " --prompt " + shell_quote(chat[1]["content"]) +
+                           " -n 20 --temp 0 --ignore-eos";
+  auto r = run_command(hearth_cmd(base + " --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);  // the whole stdout is one object
+  EXPECT_EQ(j["tokens"].get<std::vector<int>>(), ref["chat_greedy_20"].get<std::vector<int>>());
+  EXPECT_EQ(j["text"], ref["chat_greedy_20_text"]);
+  EXPECT_EQ(j["finish_reason"], "length");
+  EXPECT_GT(j["prompt_tokens"].get<int>(), 0);
+  EXPECT_GT(j["prompt_tokens_per_s"].get<double>(), 0.0);
+  EXPECT_GT(j["decode_tokens_per_s"].get<double>(), 0.0);
+}
+
 // Splits the interactive transcript (non-tty: one reply line per turn).
 std::vector<std::string> lines(const std::string& s) {
   std::vector<std::string> out;

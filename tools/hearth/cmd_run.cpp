@@ -22,9 +22,31 @@ struct RunOpts {
   bool chat = false;
   bool special = false;
   bool print_ids = false;
+  bool json = false;
   GenerateOptions gen;
   EngineOptions engine;
 };
+
+// One object: what was generated, why it ended, and how fast (tokens per second of wall time).
+void print_json(const std::string& model, const std::vector<int32_t>& prompt, const Generated& g,
+                const Tokenizer* tok) {
+  nlohmann::ordered_json j;
+  j["model"] = model;
+  j["prompt_tokens"] = prompt.size();
+  j["tokens"] = g.tokens;
+  if (tok) {
+    StreamDecoder dec(*tok, /*skip_special=*/true);
+    std::string text;
+    for (int32_t t : g.tokens) text += dec.push(t);
+    j["text"] = text + dec.flush();
+  }
+  j["finish_reason"] = g.stopped ? "stop" : "length";
+  auto rate = [](size_t n, double s) { return s > 0 ? static_cast<double>(n) / s : 0.0; };
+  j["prompt_tokens_per_s"] = rate(prompt.size(), g.prompt_seconds);
+  // The first generated token comes from the prompt's logits; the rest each cost one step.
+  j["decode_tokens_per_s"] = rate(g.fed.size(), g.decode_seconds);
+  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
 
 int run_generate(RunOpts o) {
   if (o.gen.n_predict < 0)
@@ -56,8 +78,10 @@ int run_generate(RunOpts o) {
   Engine engine(o.model, o.engine);
   Session session(engine.model(), engine.cache(), engine.context());
   const Tokenizer* out_tok = (tok && !o.print_ids) ? &*tok : nullptr;
-  generate_to_stdout(engine, session, ids, o.gen, out_tok,
-                     stop_ids(engine.config(), tok ? &*tok : nullptr));
+  o.gen.echo = !o.json;
+  Generated g = generate_to_stdout(engine, session, ids, o.gen, out_tok,
+                                   stop_ids(engine.config(), tok ? &*tok : nullptr));
+  if (o.json) print_json(o.model, ids, g, tok ? &*tok : nullptr);
   return 0;
 }
 
@@ -74,6 +98,8 @@ RegisterCommand reg(
       app.add_option("--system", o->system, "System message for --chat and interactive chat");
       app.add_flag("--special", o->special, "Parse special tokens such as <|eot_id|> in --prompt");
       app.add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
+      app.add_flag("--json", o->json,
+                   "Print one JSON object at the end (tokens, text, finish reason, speed)");
       app.add_option("-n,--n-predict", o->gen.n_predict, "Tokens to generate")
           ->capture_default_str();
       app.add_option("--temp", o->gen.sampling.temperature, "Temperature (0: greedy)")

@@ -1,6 +1,7 @@
 #include "generate.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 
 namespace hearth::cli {
@@ -20,8 +21,12 @@ Generated generate_to_stdout(Engine& engine, Session& session, const std::vector
   Generated g;
   Sampler sampler(o.sampling);
   std::optional<StreamDecoder> dec;
-  if (tok) dec.emplace(*tok, /*skip_special=*/true);
+  if (tok && o.echo) dec.emplace(*tok, /*skip_special=*/true);
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
   std::vector<float> logits = session.feed(prompt);
+  const auto t1 = Clock::now();
+  g.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
   const int64_t V = engine.config().vocab_size;
   for (int i = 0; i < o.n_predict; ++i) {
     int32_t next = sampler.sample(logits.data(), V);
@@ -34,10 +39,10 @@ Generated generate_to_stdout(Engine& engine, Session& session, const std::vector
     if (dec) {
       std::string piece = dec->push(next);
       std::fwrite(piece.data(), 1, piece.size(), stdout);
-    } else {
+    } else if (o.echo) {
       std::printf("%s%d", i ? " " : "", next);
     }
-    std::fflush(stdout);
+    if (o.echo) std::fflush(stdout);
     if (i + 1 == o.n_predict) break;
     if (session.length() + 1 > engine.context()) {
       std::fprintf(stderr, "\nhearth: context of %d tokens is full, stopping\n", engine.context());
@@ -46,12 +51,15 @@ Generated generate_to_stdout(Engine& engine, Session& session, const std::vector
     logits = session.feed({next});
     g.fed.push_back(next);
   }
+  g.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   if (dec) {
     std::string tail = dec->flush();
     std::fwrite(tail.data(), 1, tail.size(), stdout);
   }
-  std::printf("\n");
-  std::fflush(stdout);
+  if (o.echo) {
+    std::printf("\n");
+    std::fflush(stdout);
+  }
   return g;
 }
 

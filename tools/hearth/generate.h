@@ -14,6 +14,7 @@ namespace hearth::cli {
 struct GenerateOptions {
   int n_predict = 128;
   bool ignore_eos = false;
+  bool echo = true;  // stream to stdout (off for --json, which prints once at the end)
   SamplingParams sampling;
 };
 
@@ -24,6 +25,8 @@ struct Generated {
   std::vector<int32_t> tokens;  // without the stop token
   std::vector<int32_t> fed;     // the generated tokens now in the session's cache, in order
   bool stopped = false;         // a stop token ended it (not the length limit)
+  double prompt_seconds = 0;    // feeding the prompt, up to the first logits
+  double decode_seconds = 0;    // everything after
 };
 
 // Feeds `prompt` (appending to what the session holds) and streams what follows to stdout:
