@@ -4,7 +4,9 @@
 // "device memory" come from alloc() (host memory on the CPU backend).
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +81,24 @@ class Backend {
   virtual void add(float* x, const float* y, size_t count) = 0;
   virtual void gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
                            float* out) = 0;
+
+  // Host -> device copy into memory from alloc() (tests, tools); a plain copy on the CPU.
+  virtual void from_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+  // The device's own measured memory bandwidth (GB/s) for bench's decode limit; nullopt where the
+  // host's read bandwidth is the one that counts (the CPU backend).
+  virtual std::optional<double> device_bandwidth_gbs() { return std::nullopt; }
+  // Greedy sampling: out[r] = index of the first maximum of row r of x[rows, cols] (device
+  // memory). A GPU does it in place and copies back one int per row instead of the logits.
+  virtual void argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) {
+    std::vector<float> row(static_cast<size_t>(cols));
+    for (int r = 0; r < rows; ++r) {
+      to_host(row.data(), x + static_cast<size_t>(r) * cols, row.size() * sizeof(float));
+      int32_t best = 0;
+      for (int64_t c = 1; c < cols; ++c)
+        if (row[c] > row[best]) best = static_cast<int32_t>(c);
+      out_host[r] = best;
+    }
+  }
 };
 
 // Owns one allocation made through a backend.

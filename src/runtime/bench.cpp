@@ -7,6 +7,7 @@
 #include <random>
 
 #include "runtime/session.h"
+#include "util/error.h"
 #include "util/thread_pool.h"
 
 namespace hearth {
@@ -50,6 +51,49 @@ double time_tg(Engine& e, int n, int64_t vocab) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// The KV blocks of `batch` sequences decoding together are taken here and always given back.
+double time_batched_tg(Engine& e, int batch, int n, int64_t vocab) {
+  KvCache& cache = e.cache();
+  std::vector<SequenceKv> seqs(static_cast<size_t>(batch));
+  auto release = [&] {
+    for (auto& s : seqs) kv_release(cache, s);
+  };
+  const auto toks = random_tokens(n * batch, vocab, 9);
+  std::vector<int32_t> rows(static_cast<size_t>(batch));
+  for (int s = 0; s < batch; ++s) rows[static_cast<size_t>(s)] = s;
+  std::vector<float> logits;
+  BatchInputs b;
+  b.block_size = cache.block_size();
+  double secs = 0;
+  try {
+    auto t0 = Clock::now();
+    for (int step = 0; step < n; ++step) {
+      b.tokens.clear(), b.pos.clear(), b.seq.clear(), b.slot.clear();
+      b.block_tables.clear(), b.table_offset.assign(1, 0);
+      for (int s = 0; s < batch; ++s) {
+        SequenceKv& sq = seqs[static_cast<size_t>(s)];
+        if (!kv_reserve(cache, sq, 1))
+          throw Error("bench", "out of KV blocks for " + std::to_string(batch) +
+                                   " sequences decoding together");
+        b.tokens.push_back(toks[static_cast<size_t>(step * batch + s)]);
+        b.pos.push_back(sq.length);
+        b.seq.push_back(s);
+        b.slot.push_back(sq.slot(sq.length, b.block_size));
+        b.block_tables.insert(b.block_tables.end(), sq.blocks.begin(), sq.blocks.end());
+        b.table_offset.push_back(static_cast<int32_t>(b.block_tables.size()));
+      }
+      e.model().forward(b, cache, rows, logits);
+      for (auto& sq : seqs) ++sq.length;
+    }
+    secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  } catch (...) {
+    release();
+    throw;
+  }
+  release();
+  return static_cast<double>(n) * batch / secs;
+}
+
 }  // namespace
 
 std::vector<BenchStat> run_bench(Engine& e, const BenchOptions& o) {
@@ -76,6 +120,16 @@ std::vector<BenchStat> run_bench(Engine& e, const BenchOptions& o) {
       note("tg" + std::to_string(o.gen) + " rep " + std::to_string(r + 1));
     }
     out.push_back(summarize("tg" + std::to_string(o.gen), samples));
+  }
+  if (o.gen > 0 && o.batch > 0) {
+    const std::string name = "tg" + std::to_string(o.gen) + "_b" + std::to_string(o.batch);
+    time_batched_tg(e, o.batch, std::min(o.gen, 4), V);
+    std::vector<double> samples;
+    for (int r = 0; r < o.reps; ++r) {
+      samples.push_back(time_batched_tg(e, o.batch, o.gen, V));
+      note(name + " rep " + std::to_string(r + 1));
+    }
+    out.push_back(summarize(name, samples));
   }
   return out;
 }

@@ -20,6 +20,10 @@ struct BenchOptions {
   int prompt = 512;
   int gen = 128;
   int reps = 5;
+  // > 0: also time `batch` sequences decoding `gen` tokens together, one token each per forward
+  // step (aggregate tokens/s, test name "tg<gen>_b<batch>"). The engine needs batch * (gen + 1)
+  // tokens of KV blocks besides one sequence's context, and max_batch_tokens >= batch.
+  int batch = 0;
   std::function<void(const std::string&)> on_progress;  // a line per finished repetition
 };
 

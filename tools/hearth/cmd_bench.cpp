@@ -1,6 +1,7 @@
 // hearth bench MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]: llama-bench-style figures.
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "command.h"
 #include "runtime/bench.h"
@@ -12,7 +13,7 @@ namespace {
 
 struct BenchCliOpts {
   std::string model;
-  int prompt = 512, gen = 128, reps = 5, threads = 0;
+  int prompt = 512, gen = 128, reps = 5, threads = 0, batch = 0;
   std::string device = "cpu";
   bool json = false, quiet = false;
 };
@@ -24,7 +25,12 @@ int run_bench_cmd(const BenchCliOpts& o) {
   eo.device = o.device;
   eo.threads = o.threads;
   eo.context = std::max(16, o.prompt + o.gen + 1);
-  eo.max_batch_tokens = std::clamp(o.prompt, 1, 512);
+  eo.max_batch_tokens = std::max(std::clamp(o.prompt, 1, 512), o.batch);
+  if (o.batch > 0) {
+    // One sequence's context for pp/tg, plus room for the sequences decoding together.
+    const int per_seq = (o.gen + 1 + eo.block_size - 1) / eo.block_size;
+    eo.kv_blocks = (eo.context + eo.block_size - 1) / eo.block_size + o.batch * per_seq;
+  }
   Engine engine(o.model, eo);
   const int threads = o.threads > 0 ? o.threads : default_thread_count();
   const bool show = !o.quiet && !o.json && stdout_is_tty();
@@ -32,18 +38,22 @@ int run_bench_cmd(const BenchCliOpts& o) {
   bo.prompt = o.prompt;
   bo.gen = o.gen;
   bo.reps = o.reps;
+  bo.batch = o.batch;
   if (show)
     bo.on_progress = [](const std::string& s) {
       std::fprintf(stderr, "\r%-30s", s.c_str()), std::fflush(stderr);
     };
   auto stats = run_bench(engine, bo);
   if (show) std::fprintf(stderr, "\r%-30s\r", "");
-  const double bw = measure_read_bandwidth_gbs(threads);
+  // A GPU's decode limit is its own memory's bandwidth; the CPU's is the host's read bandwidth.
+  const std::optional<double> device_bw = engine.backend().device_bandwidth_gbs();
+  const double bw = device_bw ? *device_bw : measure_read_bandwidth_gbs(threads);
+  const char* bw_kind = device_bw ? "device copy" : "read";
   // The tg limit: the average context over the run decides the KV bytes read per token.
   const double bpt = bytes_per_token(engine, o.gen / 2);
   double tg_fraction = 0;
   for (auto& s : stats)
-    if (s.test[0] == 't') tg_fraction = s.mean * bpt / (bw * 1e9);
+    if (s.test == "tg" + std::to_string(o.gen)) tg_fraction = s.mean * bpt / (bw * 1e9);
   const std::string type = model_type_name(engine.checkpoint());
   if (o.json) {
     nlohmann::ordered_json j;
@@ -55,7 +65,9 @@ int run_bench_cmd(const BenchCliOpts& o) {
     for (auto& s : stats)
       j["results"].push_back(
           {{"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}});
+    j["device"] = engine.backend().name();
     j["read_bandwidth_gbs"] = bw;
+    j["bandwidth_source"] = device_bw ? "device_copy" : "host_read";
     j["bytes_per_token"] = bpt;
     j["tg_limit_tokens_per_s"] = bw * 1e9 / bpt;
     j["tg_bandwidth_fraction"] = tg_fraction;
@@ -67,8 +79,8 @@ int run_bench_cmd(const BenchCliOpts& o) {
     std::printf("| %s | %s | %.2f GiB | %d | %s | %.2f ± %.2f |\n", o.model.c_str(), type.c_str(),
                 engine.checkpoint().weight_bytes() / 1073741824.0, threads, s.test.c_str(), s.mean,
                 s.sd);
-  std::printf("read bandwidth %.1f GB/s, %.0f MB read per token: tg limit %.1f t/s", bw, bpt / 1e6,
-              bw * 1e9 / bpt);
+  std::printf("%s bandwidth %.1f GB/s, %.0f MB read per token: tg limit %.1f t/s", bw_kind, bw,
+              bpt / 1e6, bw * 1e9 / bpt);
   if (o.gen > 0) std::printf(", reached %.0f%%", tg_fraction * 100);
   std::printf("\n");
   return 0;
@@ -84,6 +96,10 @@ RegisterCommand reg(
           ->capture_default_str();
       app.add_option("-n,--n-gen", o->gen, "Generated tokens (0: skip tg)")->capture_default_str();
       app.add_option("-r,--reps", o->reps, "Repetitions")->capture_default_str();
+      app.add_option("-b,--batch-decode", o->batch,
+                     "Also time this many sequences decoding together (0: off)")
+          ->capture_default_str()
+          ->check(CLI::Range(0, 4096));
       app.add_option("-t,--threads", o->threads, "Threads (0: all cores)");
       app.add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
       app.add_flag("--json", o->json, "Print one JSON object");

@@ -1,0 +1,490 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/step_graph.h"
+
+namespace hearth {
+
+namespace {
+
+// Ops, numbered for the call signatures of captured decode steps.
+enum Op : uint64_t {
+  kEmbed = 1,
+  kRmsNorm,
+  kGemv,
+  kRope,
+  kKvStore,
+  kAttention,
+  kSwiglu,
+  kAdd,
+  kGather,
+  kArgmax
+};
+
+template <class T>
+uint64_t word(T v) {
+  if constexpr (std::is_pointer_v<T>) {
+    return reinterpret_cast<uintptr_t>(v);
+  } else if constexpr (std::is_same_v<T, float>) {
+    return std::bit_cast<uint32_t>(v);
+  } else if constexpr (std::is_enum_v<T>) {
+    return static_cast<uint64_t>(v);
+  } else {
+    static_assert(std::is_integral_v<T>);
+    return static_cast<uint64_t>(v);
+  }
+}
+
+template <class... A>
+cuda::OpSig sig(Op op, A... args) {
+  return {static_cast<uint64_t>(op), word(args)...};
+}
+
+// A backend op: launched straight away in the ordinary (eager) case, with no allocation; handed
+// to the step graphs with its signature while a decode step is captured or replayed.
+template <class Run, class... A>
+void dispatch(cuda::StepGraphs& graphs, const Run& run, Op op, A... args) {
+  if (!graphs.active()) {
+    run();
+    return;
+  }
+  graphs.call(sig(op, args...), run);
+}
+
+// Batch arrays live in one device allocation of at least this many ints, so that a growing
+// sequence does not move them (a captured step keeps pointing at them).
+constexpr size_t kMinBatchInts = size_t{1} << 16;
+
+}  // namespace
+
+int cuda_device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    (void)cudaGetLastError();  // no driver / no device: clear the sticky error, report none
+    return 0;
+  }
+  return n;
+}
+
+CudaBackend::CudaBackend(int device) : device_(device) {
+  try {
+    HEARTH_CUDA_CHECK(cudaSetDevice(device_));
+    // A blocking stream: the legacy default stream (synchronous cudaMemcpy) orders with it.
+    cudaStream_t s = nullptr;
+    HEARTH_CUDA_CHECK(cudaStreamCreate(&s));
+    stream_ = s;
+    cublasHandle_t h = nullptr;
+    HEARTH_CUBLAS_CHECK(cublasCreate(&h));
+    cublas_ = h;
+    HEARTH_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+    // Plain float32 SGEMM (no TF32): F32 weights are the reference path.
+    HEARTH_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
+    cudaEvent_t ev = nullptr;
+    HEARTH_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
+    rows_copied_ = ev;
+    const char* env = std::getenv("HEARTH_CUDA_GRAPHS");
+    graphs_ = std::make_unique<cuda::StepGraphs>(stream_, env != nullptr && env[0] == '1');
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+CudaBackend::~CudaBackend() {
+  release();
+}
+
+void CudaBackend::release() noexcept {
+  // Also runs from the destructor: errors here can only be ignored.
+  graphs_.reset();  // ends a capture in progress
+  if (stream_) cudaStreamSynchronize(stream_);
+  for (void* p : weights_) cudaFree(p);
+  weights_.clear();
+  for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, rows_dev_, w_scratch_, x_scratch_,
+                  argmax_dev_, attn_scratch_})
+    if (p) cudaFree(p);
+  inv_freq_ = nullptr;
+  batch_dev_ = rows_dev_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ = nullptr;
+  if (rows_pinned_) cudaFreeHost(rows_pinned_);
+  rows_pinned_ = nullptr;
+  if (rows_copied_) cudaEventDestroy(rows_copied_);
+  rows_copied_ = nullptr;
+  if (cublas_) cublasDestroy(cublas_);
+  cublas_ = nullptr;
+  if (stream_) cudaStreamDestroy(stream_);
+  stream_ = nullptr;
+}
+
+bool CudaBackend::supports(DType t) const {
+  switch (t) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_K:
+    case DType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Weight CudaBackend::upload(const TensorView& t) {
+  if (!supports(t.dtype))
+    throw Error(t.file, "tensor '" + t.name + "' has a type the CUDA backend does not read (" +
+                            std::to_string(static_cast<uint32_t>(t.dtype)) + ")");
+  Weight w;
+  w.name = t.name;
+  w.dtype = t.dtype;
+  w.rows = t.shape.size() >= 2 ? t.shape[0] : 1;
+  w.cols = t.shape.empty() ? 0 : t.shape.back();
+  w.full_rows = w.rows;
+  graphs_->abandon();
+  if (w.cols % cuda::block_elems(t.dtype) != 0)
+    throw Error(t.file, "tensor '" + t.name + "': row length " + std::to_string(w.cols) +
+                            " is not a whole number of blocks");
+  void* p = alloc(t.nbytes);
+  try {
+    HEARTH_CUDA_CHECK(cudaMemcpy(p, t.data, t.nbytes, cudaMemcpyHostToDevice));
+  } catch (...) {
+    free(p);
+    throw;
+  }
+  weights_.push_back(p);
+  // An 8B model takes seconds to copy: show the progress on a terminal, erased by the first step.
+  const size_t step = size_t{512} << 20, before = uploaded_;
+  uploaded_ += t.nbytes;
+  if (uploaded_ / step != before / step && isatty(2)) {
+    std::fprintf(stderr, "\ruploading weights to the GPU: %.1f GiB", uploaded_ / 1073741824.0);
+    std::fflush(stderr);
+    progress_shown_ = true;
+  }
+  w.data = p;
+  return w;
+}
+
+void* CudaBackend::alloc(size_t bytes) {
+  graphs_->abandon();
+  void* p = nullptr;
+  const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 256));
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    throw Error("cuda", "cannot allocate " + std::to_string(bytes >> 20) +
+                            " MiB of device memory: " + cudaGetErrorString(e));
+  }
+  return p;
+}
+
+void CudaBackend::free(void* p) {
+  if (!p) return;
+  try {
+    graphs_->abandon();
+  } catch (const std::exception& e) {  // called from destructors: report, do not throw
+    std::fprintf(stderr, "hearth: %s\n", e.what());
+  }
+  const cudaError_t e = cudaFree(p);
+  if (e != cudaSuccess)
+    std::fprintf(stderr, "hearth: cudaFree failed: %s\n", cudaGetErrorString(e));
+}
+
+void CudaBackend::to_host(void* dst, const void* src, size_t bytes) {
+  graphs_->finish();
+  HEARTH_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::from_host(void* dst, const void* src, size_t bytes) {
+  graphs_->abandon();
+  HEARTH_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+  HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void* CudaBackend::scratch(void*& p, size_t& cap, size_t bytes) {
+  if (bytes <= cap && p) return p;
+  graphs_->abandon();
+  if (p) {
+    HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));  // queued kernels may still read it
+    free(p);
+    p = nullptr;
+    cap = 0;
+  }
+  p = alloc(bytes);
+  cap = bytes;
+  return p;
+}
+
+void CudaBackend::set_rope(const std::vector<float>& inv_freq, RopeLayout layout) {
+  graphs_->abandon();
+  size_t cap = rope_pairs_ * sizeof(float);
+  void* p = inv_freq_;
+  scratch(p, cap, std::max<size_t>(inv_freq.size(), 1) * sizeof(float));
+  inv_freq_ = static_cast<float*>(p);
+  rope_pairs_ = inv_freq.size();
+  if (!inv_freq.empty()) from_host(inv_freq_, inv_freq.data(), inv_freq.size() * sizeof(float));
+  interleaved_ = layout == RopeLayout::Interleaved;
+}
+
+void CudaBackend::set_batch(const BatchInputs& b) {
+  if (progress_shown_) {
+    std::fprintf(stderr, "\r%50s\r", "");
+    progress_shown_ = false;
+  }
+  graphs_->abandon();  // a step that ended without results
+  const size_t n = b.tokens.size();
+  n_tokens_ = static_cast<int>(n);
+  block_size_ = b.block_size;
+  max_len_ = 0;
+  for (int32_t p : b.pos) max_len_ = std::max(max_len_, p + 1);
+  // One host array, one copy: tokens | pos | seq | slot | table_offset | block_tables. Only the
+  // last part's size changes as sequences grow, so the others keep their offsets.
+  batch_host_.clear();
+  batch_host_.insert(batch_host_.end(), b.tokens.begin(), b.tokens.end());
+  off_pos_ = batch_host_.size();
+  batch_host_.insert(batch_host_.end(), b.pos.begin(), b.pos.end());
+  off_seq_ = batch_host_.size();
+  batch_host_.insert(batch_host_.end(), b.seq.begin(), b.seq.end());
+  off_slot_ = batch_host_.size();
+  batch_host_.insert(batch_host_.end(), b.slot.begin(), b.slot.end());
+  off_table_offset_ = batch_host_.size();
+  batch_host_.insert(batch_host_.end(), b.table_offset.begin(), b.table_offset.end());
+  off_tables_ = batch_host_.size();
+  batch_host_.insert(batch_host_.end(), b.block_tables.begin(), b.block_tables.end());
+  scratch(batch_dev_, batch_cap_, std::max(batch_host_.size(), kMinBatchInts) * sizeof(int32_t));
+  HEARTH_CUDA_CHECK(cudaMemcpyAsync(batch_dev_, batch_host_.data(),
+                                    batch_host_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
+                                    stream_));
+  // Decode-sized steps may run as a captured graph; the shape of the step is its key.
+  if (n >= 1 && n <= static_cast<size_t>(cuda::kGemvMaxTokens)) {
+    HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));  // no host wait inside the step
+    graphs_->begin(n * 4096 + b.table_offset.size());
+  }
+}
+
+namespace {
+
+const int32_t* at(const void* base, size_t offset) {
+  return static_cast<const int32_t*>(base) + offset;
+}
+
+}  // namespace
+
+void CudaBackend::embed(const Weight& table, float* out) {
+  const DType t = table.dtype;
+  const void* data = table.data;
+  const int64_t cols = table.cols;
+  const int32_t* tokens = at(batch_dev_, 0);
+  const int n = n_tokens_;
+  dispatch(
+      *graphs_, [=, this] { cuda::embed(t, data, cols, tokens, n, out, stream_); }, kEmbed, t, data,
+      cols, tokens, n, out);
+}
+
+void CudaBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) {
+  const DType t = w.dtype;
+  const void* data = w.data;
+  const int64_t dim = w.cols;
+  dispatch(
+      *graphs_, [=, this] { cuda::rmsnorm(x, t, data, dim, eps, n, out, stream_); }, kRmsNorm, x, t,
+      data, dim, eps, n, out);
+}
+
+void CudaBackend::matmul(const Weight& w, const float* x, int n, float* y) {
+  if (n <= 0) return;
+  if (n <= cuda::kGemvMaxTokens) {
+    const DType t = w.dtype;
+    const void* data = w.data;
+    const int64_t rows = w.rows, cols = w.cols;
+    dispatch(
+        *graphs_, [=, this] { cuda::gemv(t, data, rows, cols, x, n, y, stream_); }, kGemv, t, data,
+        rows, cols, x, n, y);
+    return;
+  }
+  graphs_->abandon();  // cuBLAS steps are not captured
+  gemm(w, x, n, y);
+}
+
+// y[n, rows] = x[n, cols] W^T. cuBLAS is column-major: y^T (rows x n) = W' x^T where W' is W read
+// as a cols x rows column-major matrix (op T) and x^T is x as a cols x n column-major matrix.
+void CudaBackend::gemm(const Weight& w, const float* x, int n, float* y) {
+  const int m = static_cast<int>(w.rows), k = static_cast<int>(w.cols);
+  const size_t xcount = static_cast<size_t>(n) * k;
+  const float one = 1.0f, zero = 0.0f;
+  auto gemm_ex = [&](const void* a, cudaDataType at, const void* b, const float* beta) {
+    HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, at, k, b,
+                                     at, k, beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT));
+  };
+  switch (w.dtype) {
+    case DType::F32:
+      HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one,
+                                      static_cast<const float*>(w.data), k, x, k, &zero, y, m));
+      return;
+    case DType::BF16: {
+      // bf16 weights are used as they are; the activations go in as hi + lo bf16 parts, so the
+      // product keeps ~16 mantissa bits of x instead of bf16's 8.
+      auto* hi = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * xcount * 2));
+      uint8_t* lo = hi + xcount * 2;
+      cuda::split_bf16(x, xcount, hi, lo, stream_);
+      gemm_ex(w.data, CUDA_R_16BF, hi, &zero);
+      gemm_ex(w.data, CUDA_R_16BF, lo, &one);
+      return;
+    }
+    case DType::F16: {
+      void* xh = scratch(x_scratch_, x_scratch_cap_, xcount * 2);
+      cuda::f32_to_f16(x, xcount, xh, stream_);
+      gemm_ex(w.data, CUDA_R_16F, xh, &zero);
+      return;
+    }
+    default: {
+      void* wh = scratch(w_scratch_, w_scratch_cap_, static_cast<size_t>(m) * k * 2);
+      cuda::dequantize_f16(w.dtype, w.data, m, k, wh, stream_);
+      void* xh = scratch(x_scratch_, x_scratch_cap_, xcount * 2);
+      cuda::f32_to_f16(x, xcount, xh, stream_);
+      gemm_ex(wh, CUDA_R_16F, xh, &zero);
+      return;
+    }
+  }
+}
+
+void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {
+  if (static_cast<size_t>(head_dim / 2) != rope_pairs_)
+    throw Error("cuda rope", "head_dim " + std::to_string(head_dim) + " does not match the " +
+                                 std::to_string(rope_pairs_) + " frequencies set");
+  const int32_t* pos = at(batch_dev_, off_pos_);
+  const float* inv_freq = inv_freq_;
+  const bool inter = interleaved_;
+  dispatch(
+      *graphs_, [=, this] { cuda::rope(x, n, n_heads, head_dim, pos, inv_freq, inter, stream_); },
+      kRope, x, n, n_heads, head_dim, pos, inv_freq, inter);
+}
+
+void CudaBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
+  float* kc = kv.k;
+  float* vc = kv.v;
+  const int32_t* slot = at(batch_dev_, off_slot_);
+  dispatch(
+      *graphs_, [=, this] { cuda::kv_store(kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore, kc,
+      vc, k, v, slot, n, kv_dim);
+}
+
+void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionShape& shape, int n,
+                            float* out) {
+  cuda::BatchDev b;
+  b.tokens = at(batch_dev_, 0);
+  b.pos = at(batch_dev_, off_pos_);
+  b.seq = at(batch_dev_, off_seq_);
+  b.slot = at(batch_dev_, off_slot_);
+  b.block_tables = at(batch_dev_, off_tables_);
+  b.table_offset = at(batch_dev_, off_table_offset_);
+  b.n_tokens = n;
+  b.block_size = block_size_;
+  const int splits = cuda::attention_splits(n, shape.n_kv_heads, max_len_);
+  float* partial = nullptr;
+  if (splits > 1)
+    partial = static_cast<float*>(scratch(
+        attn_scratch_, attn_scratch_cap_,
+        cuda::attention_partial_floats(splits, n, shape.n_heads, shape.head_dim) * sizeof(float)));
+  const float* kc = kv.k;
+  const float* vc = kv.v;
+  const AttentionShape sh = shape;
+  dispatch(
+      *graphs_,
+      [=, this] {
+        cuda::attention(q, kc, vc, b, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits,
+                        partial, out, stream_);
+      },
+      kAttention, q, kc, vc, b.tokens, b.pos, b.seq, b.slot, b.block_tables, b.table_offset, n,
+      b.block_size, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits, partial, out);
+}
+
+void CudaBackend::swiglu(const float* gate, const float* up, size_t count, float* out) {
+  dispatch(
+      *graphs_, [=, this] { cuda::swiglu(gate, up, count, out, stream_); }, kSwiglu, gate, up,
+      count, out);
+}
+
+void CudaBackend::add(float* x, const float* y, size_t count) {
+  dispatch(
+      *graphs_, [=, this] { cuda::add(x, y, count, stream_); }, kAdd, x, y, count);
+}
+
+void CudaBackend::gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
+                              float* out) {
+  if (rows.empty()) return;
+  const size_t bytes = rows.size() * sizeof(int32_t);
+  scratch(rows_dev_, rows_cap_, bytes);
+  if (rows_pinned_cap_ < bytes) {
+    graphs_->abandon();
+    HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));
+    if (rows_pinned_) HEARTH_CUDA_CHECK(cudaFreeHost(rows_pinned_));
+    rows_pinned_ = nullptr;
+    rows_pinned_cap_ = 0;
+    HEARTH_CUDA_CHECK(cudaMallocHost(&rows_pinned_, bytes));
+    rows_pinned_cap_ = bytes;
+  }
+  // Through pinned memory: a copy from pageable memory would first wait for the whole queued
+  // forward pass. The last copy out of the staging buffer is long done; the event makes sure
+  // (set_batch waited on it already for a graph step). A replayed step skips the call below,
+  // but its graph copies from this same buffer.
+  if (!graphs_->active()) HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));
+  std::memcpy(rows_pinned_, rows.data(), bytes);
+  void* staging = rows_pinned_;
+  void* rows_dev = rows_dev_;
+  const int m = static_cast<int>(rows.size());
+  auto run = [=, this] {
+    HEARTH_CUDA_CHECK(cudaMemcpyAsync(rows_dev, staging, bytes, cudaMemcpyHostToDevice, stream_));
+    cuda::gather_rows(x, static_cast<const int32_t*>(rows_dev), m, dim, out, stream_);
+  };
+  if (!graphs_->active()) {
+    run();
+  } else {
+    cuda::OpSig s = sig(kGather, x, staging, rows_dev, dim, out, rows.size());
+    s.insert(s.end(), rows.begin(), rows.end());
+    graphs_->call(std::move(s), run);
+  }
+  // In a captured or replayed step the event is not needed: the step ends with a synchronizing
+  // copy to the host.
+  if (!graphs_->active()) HEARTH_CUDA_CHECK(cudaEventRecord(rows_copied_, stream_));
+}
+
+std::optional<double> CudaBackend::device_bandwidth_gbs() {
+  if (!bandwidth_) {
+    graphs_->abandon();
+    HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    size_t free_b = 0, total_b = 0;
+    HEARTH_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    // Two buffers far larger than L2 (50 MB on an H100), within what is free.
+    const size_t bytes = std::min<size_t>(size_t{1} << 30, free_b / 4);
+    bandwidth_ = cuda::copy_bandwidth_gbs(bytes);
+  }
+  return bandwidth_;
+}
+
+void CudaBackend::argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) {
+  if (rows <= 0) return;
+  scratch(argmax_dev_, argmax_cap_, static_cast<size_t>(rows) * sizeof(int32_t));
+  auto* out = static_cast<int32_t*>(argmax_dev_);
+  dispatch(
+      *graphs_, [=, this] { cuda::argmax_rows(x, rows, cols, out, stream_); }, kArgmax, x, rows,
+      cols, out);
+  to_host(out_host, argmax_dev_, static_cast<size_t>(rows) * sizeof(int32_t));
+}
+
+std::string CudaBackend::device_name() const {
+  cudaDeviceProp prop{};
+  HEARTH_CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+  return prop.name;
+}
+
+}  // namespace hearth

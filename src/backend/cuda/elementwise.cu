@@ -1,0 +1,189 @@
+// The small per-element and per-row kernels of the forward pass: embedding lookup, RMSNorm, RoPE,
+// KV store, SwiGLU, residual add, row gather, and the activation conversions for cuBLAS.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "backend/cuda/blocks.cuh"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/kernels.h"
+
+namespace hearth::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(size_t count) {
+  return static_cast<unsigned>((count + kThreads - 1) / kThreads);
+}
+
+__global__ void embed_kernel(DType t, const uint8_t* __restrict__ table, size_t rb, int64_t cols,
+                             const int32_t* __restrict__ tokens, float* __restrict__ out) {
+  const int tok = static_cast<int>(blockIdx.x);
+  const uint8_t* row = table + static_cast<size_t>(tokens[tok]) * rb;
+  for (int64_t c = static_cast<int64_t>(blockIdx.y) * blockDim.x + threadIdx.x; c < cols;
+       c += static_cast<int64_t>(gridDim.y) * blockDim.x)
+    out[tok * cols + c] = load_elem(t, row, c);
+}
+
+// One block per row; the sum of squares is reduced across the block, then every thread scales its
+// elements. The weight vector may be any type (decoded per element).
+__global__ void rmsnorm_kernel(const float* __restrict__ x, DType wt, const uint8_t* __restrict__ w,
+                               int64_t dim, float eps, float* __restrict__ out) {
+  __shared__ float partial[kThreads / 32];
+  const float* xr = x + blockIdx.x * dim;
+  float ss = 0.0f;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
+  ss = warp_sum(ss);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
+  __syncthreads();
+  float total = 0.0f;
+  for (int k = 0; k < kThreads / 32; ++k) total += partial[k];  // same order in every thread
+  const float inv = 1.0f / sqrtf(total / static_cast<float>(dim) + eps);
+  float* o = out + blockIdx.x * dim;
+  for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
+    o[i] = load_elem(wt, w, i) * (xr[i] * inv);
+}
+
+// One thread per rotated pair. The angle is float32 as the reference computes it; cos and sin
+// come from double and are rounded, exactly as the CPU backend does.
+__global__ void rope_kernel(float* __restrict__ x, int n, int n_heads, int head_dim,
+                            const int32_t* __restrict__ pos, const float* __restrict__ inv_freq,
+                            bool interleaved) {
+  const int half = head_dim / 2;
+  const size_t total = static_cast<size_t>(n) * n_heads * half;
+  const size_t idx = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= total) return;
+  const int i = static_cast<int>(idx % half);
+  const size_t th = idx / half;  // token * n_heads + head
+  const int t = static_cast<int>(th / n_heads);
+  const float angle = static_cast<float>(pos[t]) * inv_freq[i];
+  const float c = static_cast<float>(cos(static_cast<double>(angle)));
+  const float s = static_cast<float>(sin(static_cast<double>(angle)));
+  float* v = x + th * head_dim;
+  const int ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
+  const float a = v[ia], b = v[ib];
+  v[ia] = a * c - b * s;
+  v[ib] = b * c + a * s;
+}
+
+__global__ void kv_store_kernel(float* __restrict__ kc, float* __restrict__ vc,
+                                const float* __restrict__ k, const float* __restrict__ v,
+                                const int32_t* __restrict__ slot, int kv_dim) {
+  const int t = static_cast<int>(blockIdx.x);
+  const size_t dst = static_cast<size_t>(slot[t]) * kv_dim;
+  const size_t src = static_cast<size_t>(t) * kv_dim;
+  for (int i = static_cast<int>(blockIdx.y * blockDim.x + threadIdx.x); i < kv_dim;
+       i += static_cast<int>(gridDim.y * blockDim.x)) {
+    kc[dst + i] = k[src + i];
+    vc[dst + i] = v[src + i];
+  }
+}
+
+__global__ void swiglu_kernel(const float* gate, const float* up, size_t count, float* out) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  const float g = gate[i];
+  out[i] = g / (1.0f + expf(-g)) * up[i];  // out may alias gate: read before write
+}
+
+__global__ void add_kernel(float* x, const float* y, size_t count) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) x[i] += y[i];
+}
+
+__global__ void gather_rows_kernel(const float* __restrict__ x, const int32_t* __restrict__ rows,
+                                   int dim, float* __restrict__ out) {
+  const int r = static_cast<int>(blockIdx.x);
+  const size_t src = static_cast<size_t>(rows[r]) * dim;
+  for (int i = static_cast<int>(blockIdx.y * blockDim.x + threadIdx.x); i < dim;
+       i += static_cast<int>(gridDim.y * blockDim.x))
+    out[static_cast<size_t>(r) * dim + i] = x[src + i];
+}
+
+__global__ void f32_to_f16_kernel(const float* __restrict__ x, size_t count,
+                                  __half* __restrict__ out) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) out[i] = __float2half_rn(x[i]);
+}
+
+__global__ void split_bf16_kernel(const float* __restrict__ x, size_t count,
+                                  __nv_bfloat16* __restrict__ hi, __nv_bfloat16* __restrict__ lo) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  const __nv_bfloat16 h = __float2bfloat16_rn(x[i]);
+  hi[i] = h;
+  lo[i] = __float2bfloat16_rn(x[i] - __bfloat162float(h));
+}
+
+// Grid for "one row per blockIdx.x (no 65535 limit there), blocks of threads across the row".
+dim3 row_grid(int64_t cols, int rows) {
+  const int64_t per_row = (cols + kThreads - 1) / kThreads;
+  return dim3(static_cast<unsigned>(rows), static_cast<unsigned>(per_row < 64 ? per_row : 64));
+}
+
+}  // namespace
+
+void embed(DType t, const void* table, int64_t cols, const int32_t* tokens, int n, float* out,
+           cudaStream_t s) {
+  if (n == 0) return;
+  embed_kernel<<<row_grid(cols, n), kThreads, 0, s>>>(t, static_cast<const uint8_t*>(table),
+                                                      row_bytes(t, cols), cols, tokens, out);
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void rmsnorm(const float* x, DType wt, const void* w, int64_t dim, float eps, int n, float* out,
+             cudaStream_t s) {
+  if (n == 0) return;
+  rmsnorm_kernel<<<static_cast<unsigned>(n), kThreads, 0, s>>>(
+      x, wt, static_cast<const uint8_t*>(w), dim, eps, out);
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void rope(float* x, int n, int n_heads, int head_dim, const int32_t* pos, const float* inv_freq,
+          bool interleaved, cudaStream_t s) {
+  const size_t total = static_cast<size_t>(n) * n_heads * (head_dim / 2);
+  if (total == 0) return;
+  rope_kernel<<<blocks_for(total), kThreads, 0, s>>>(x, n, n_heads, head_dim, pos, inv_freq,
+                                                     interleaved);
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void kv_store(float* k_cache, float* v_cache, const float* k, const float* v, const int32_t* slot,
+              int n, int kv_dim, cudaStream_t s) {
+  if (n == 0) return;
+  kv_store_kernel<<<row_grid(kv_dim, n), kThreads, 0, s>>>(k_cache, v_cache, k, v, slot, kv_dim);
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void swiglu(const float* gate, const float* up, size_t count, float* out, cudaStream_t s) {
+  if (count == 0) return;
+  swiglu_kernel<<<blocks_for(count), kThreads, 0, s>>>(gate, up, count, out);
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void add(float* x, const float* y, size_t count, cudaStream_t s) {
+  if (count == 0) return;
+  add_kernel<<<blocks_for(count), kThreads, 0, s>>>(x, y, count);
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void gather_rows(const float* x, const int32_t* rows, int m, int dim, float* out, cudaStream_t s) {
+  if (m == 0) return;
+  gather_rows_kernel<<<row_grid(dim, m), kThreads, 0, s>>>(x, rows, dim, out);
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void f32_to_f16(const float* x, size_t count, void* out_f16, cudaStream_t s) {
+  if (count == 0) return;
+  f32_to_f16_kernel<<<blocks_for(count), kThreads, 0, s>>>(x, count, static_cast<__half*>(out_f16));
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void split_bf16(const float* x, size_t count, void* hi, void* lo, cudaStream_t s) {
+  if (count == 0) return;
+  split_bf16_kernel<<<blocks_for(count), kThreads, 0, s>>>(
+      x, count, static_cast<__nv_bfloat16*>(hi), static_cast<__nv_bfloat16*>(lo));
+  HEARTH_CUDA_LAUNCHED();
+}
+
+}  // namespace hearth::cuda

@@ -1,0 +1,128 @@
+#include "backend/cuda/step_graph.h"
+
+#include <utility>
+
+#include "backend/cuda/cuda_check.h"
+
+namespace hearth::cuda {
+
+namespace {
+
+// A model whose steps keep diverging from their captures gains nothing from graphs.
+constexpr int kMaxMismatches = 8;
+
+}  // namespace
+
+StepGraphs::~StepGraphs() {
+  if (capturing_) end_capture_discard();
+  for (auto& [key, g] : graphs_)
+    if (g.exec) cudaGraphExecDestroy(g.exec);
+}
+
+void StepGraphs::end_capture_discard() noexcept {
+  cudaGraph_t g = nullptr;
+  cudaStreamEndCapture(stream_, &g);
+  if (g) cudaGraphDestroy(g);
+  (void)cudaGetLastError();
+  capturing_ = false;
+}
+
+void StepGraphs::begin(uint64_t key) {
+  abandon();
+  if (disabled_) return;
+  key_ = key;
+  pos_ = 0;
+  captured_.clear();
+  capturing_ = false;
+  mode_ = graphs_.count(key) ? Mode::Replay : Mode::Capture;
+}
+
+void StepGraphs::call(OpSig sig, std::function<void()> run) {
+  switch (mode_) {
+    case Mode::Eager:
+      run();
+      return;
+    case Mode::Replay: {
+      const Graph& g = graphs_.at(key_);
+      if (pos_ < g.ops.size() && g.ops[pos_].sig == sig) {
+        ++pos_;
+        return;
+      }
+      abandon();  // runs the calls skipped so far
+      run();
+      return;
+    }
+    case Mode::Capture:
+      if (!capturing_) {
+        // Relaxed: the host work between calls (event waits, pinned copies) stays allowed.
+        HEARTH_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed));
+        capturing_ = true;
+      }
+      captured_.push_back({std::move(sig), run});
+      try {
+        run();
+      } catch (...) {
+        end_capture_discard();
+        captured_.clear();
+        mode_ = Mode::Eager;
+        throw;
+      }
+      return;
+  }
+}
+
+void StepGraphs::finish() {
+  if (mode_ == Mode::Replay) {
+    const Graph& g = graphs_.at(key_);
+    if (pos_ != g.ops.size()) {
+      abandon();  // fewer calls than captured
+      return;
+    }
+    mode_ = Mode::Eager;
+    HEARTH_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+    return;
+  }
+  if (mode_ != Mode::Capture) return;
+  mode_ = Mode::Eager;
+  std::vector<Op> ops = std::move(captured_);
+  captured_.clear();
+  if (!capturing_) return;  // the step made no calls
+  capturing_ = false;
+  cudaGraph_t graph = nullptr;
+  cudaError_t e = cudaStreamEndCapture(stream_, &graph);
+  cudaGraphExec_t exec = nullptr;
+  if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
+  if (graph) cudaGraphDestroy(graph);
+  if (e != cudaSuccess) {
+    // Something in the step cannot be captured: run it for real and stay eager from now on.
+    (void)cudaGetLastError();
+    disabled_ = true;
+    for (auto& op : ops) op.run();
+    return;
+  }
+  Graph& g = graphs_[key_];
+  if (g.exec) cudaGraphExecDestroy(g.exec);
+  g.ops = std::move(ops);
+  g.exec = exec;
+  HEARTH_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+}
+
+void StepGraphs::abandon() {
+  if (mode_ == Mode::Capture) {
+    mode_ = Mode::Eager;
+    if (capturing_) end_capture_discard();
+    std::vector<Op> ops = std::move(captured_);
+    captured_.clear();
+    for (auto& op : ops) op.run();
+  } else if (mode_ == Mode::Replay) {
+    mode_ = Mode::Eager;
+    auto it = graphs_.find(key_);
+    Graph g = std::move(it->second);
+    graphs_.erase(it);
+    if (g.exec) cudaGraphExecDestroy(g.exec);
+    if (++mismatches_ > kMaxMismatches) disabled_ = true;
+    for (size_t i = 0; i < pos_; ++i) g.ops[i].run();
+  }
+}
+
+}  // namespace hearth::cuda

@@ -1,0 +1,66 @@
+#pragma once
+// Decode steps as CUDA graphs (HEARTH_CUDA_GRAPHS=1). The model calls the backend op by op; a
+// decode step's calls are the same every token (same kernels, same pointers: only data in device
+// memory changes), so the first step of a shape is captured into a graph, and later steps are
+// checked call by call against the capture and, when every call matched, run as one graph launch
+// instead of hundreds of kernel launches.
+//
+// Each call is kept with its arguments as a closure: when a later step diverges from the capture,
+// the calls skipped so far are run for real, in order, and the graph is dropped. A mismatch costs
+// time, never a wrong result.
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+
+namespace hearth::cuda {
+
+// A call's identity: an op number followed by every argument, as 64-bit words.
+using OpSig = std::vector<uint64_t>;
+
+class StepGraphs {
+ public:
+  StepGraphs(cudaStream_t stream, bool enabled) : stream_(stream), disabled_(!enabled) {}
+  ~StepGraphs();
+  StepGraphs(const StepGraphs&) = delete;
+  StepGraphs& operator=(const StepGraphs&) = delete;
+
+  // Capturing or replaying a step (calls are not simply run).
+  bool active() const { return mode_ != Mode::Eager; }
+  // A step whose shape is `key` starts; its inputs are already on the device.
+  void begin(uint64_t key);
+  // One backend call: run it now, capture it, or (replaying) check it and skip it.
+  void call(OpSig sig, std::function<void()> run);
+  // The step's results are wanted: ends the capture and launches the new graph, or launches the
+  // replayed one if every call matched.
+  void finish();
+  // Leaves graph mode with every call so far executed for real. For anything that cannot happen
+  // inside a capture (allocation, host copies) and for a step that ends without results.
+  void abandon();
+
+ private:
+  enum class Mode { Eager, Capture, Replay };
+  struct Op {
+    OpSig sig;
+    std::function<void()> run;
+  };
+  struct Graph {
+    std::vector<Op> ops;
+    cudaGraphExec_t exec = nullptr;
+  };
+  void end_capture_discard() noexcept;
+
+  cudaStream_t stream_;
+  bool disabled_;
+  Mode mode_ = Mode::Eager;
+  uint64_t key_ = 0;
+  std::vector<Op> captured_;
+  bool capturing_ = false;  // cudaStreamBeginCapture done for this step
+  std::map<uint64_t, Graph> graphs_;
+  size_t pos_ = 0;  // calls matched so far while replaying
+  int mismatches_ = 0;
+};
+
+}  // namespace hearth::cuda
