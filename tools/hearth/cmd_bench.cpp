@@ -1,7 +1,10 @@
-// hearth bench MODEL [-p 512] [-n 128] [-t N] [-r REPS] [--json]: llama-bench-style figures.
+// hearth bench MODEL [-p 512[,...]] [-n 128[,...]] [-b SEQS] [-t N] [-r REPS] [--json]:
+// llama-bench-style figures; each listed prompt and generation length is its own test.
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <vector>
 
 #include "command.h"
 #include "runtime/bench.h"
@@ -13,47 +16,63 @@ namespace {
 
 struct BenchCliOpts {
   std::string model;
-  int prompt = 512, gen = 128, reps = 5, threads = 0, batch = 0;
+  std::vector<int> prompts{512}, gens{128};
+  int reps = 5, threads = 0, batch = 0;
   std::string device = "cpu";
   bool json = false, quiet = false;
 };
 
 int run_bench_cmd(const BenchCliOpts& o) {
-  if (o.prompt < 0 || o.gen < 0) throw Error("bench", "-p and -n must be >= 0");
+  for (int v : o.prompts)
+    if (v < 0) throw Error("-p", "must be >= 0, got " + std::to_string(v));
+  for (int v : o.gens)
+    if (v < 0) throw Error("-n", "must be >= 0, got " + std::to_string(v));
   if (o.reps < 1) throw Error("-r", "must be >= 1");
+  const int max_prompt = *std::max_element(o.prompts.begin(), o.prompts.end());
+  const int max_gen = *std::max_element(o.gens.begin(), o.gens.end());
   EngineOptions eo;
   eo.device = o.device;
   eo.threads = o.threads;
-  eo.context = std::max(16, o.prompt + o.gen + 1);
-  eo.max_batch_tokens = std::max(std::clamp(o.prompt, 1, 512), o.batch);
+  eo.context = std::max(16, max_prompt + max_gen + 1);
+  eo.max_batch_tokens = std::max(std::clamp(max_prompt, 1, 512), o.batch);
   if (o.batch > 0) {
     // One sequence's context for pp/tg, plus room for the sequences decoding together.
-    const int per_seq = (o.gen + 1 + eo.block_size - 1) / eo.block_size;
+    const int per_seq = (max_gen + 1 + eo.block_size - 1) / eo.block_size;
     eo.kv_blocks = (eo.context + eo.block_size - 1) / eo.block_size + o.batch * per_seq;
   }
   Engine engine(o.model, eo);
   const int threads = o.threads > 0 ? o.threads : default_thread_count();
   const bool show = !o.quiet && !o.json && stdout_is_tty();
   BenchOptions bo;
-  bo.prompt = o.prompt;
-  bo.gen = o.gen;
   bo.reps = o.reps;
-  bo.batch = o.batch;
   if (show)
     bo.on_progress = [](const std::string& s) {
       std::fprintf(stderr, "\r%-30s", s.c_str()), std::fflush(stderr);
     };
-  auto stats = run_bench(engine, bo);
+  // As llama-bench: each prompt length alone, then each generation length alone.
+  std::vector<BenchStat> stats;
+  auto run = [&](int prompt, int gen, int batch) {
+    bo.prompt = prompt;
+    bo.gen = gen;
+    bo.batch = batch;
+    for (auto& s : run_bench(engine, bo)) stats.push_back(std::move(s));
+  };
+  for (int p : o.prompts)
+    if (p > 0) run(p, 0, 0);
+  for (size_t i = 0; i < o.gens.size(); ++i)
+    if (o.gens[i] > 0) run(0, o.gens[i], i == 0 ? o.batch : 0);
   if (show) std::fprintf(stderr, "\r%-30s\r", "");
   // A GPU's decode limit is its own memory's bandwidth; the CPU's is the host's read bandwidth.
   const std::optional<double> device_bw = engine.backend().device_bandwidth_gbs();
   const double bw = device_bw ? *device_bw : measure_read_bandwidth_gbs(threads);
   const char* bw_kind = device_bw ? "device copy" : "read";
-  // The tg limit: the average context over the run decides the KV bytes read per token.
-  const double bpt = bytes_per_token(engine, o.gen / 2);
+  // The tg limit, for the first generation length: the average context over the run decides the
+  // KV bytes read per token.
+  const int gen = o.gens.front();
+  const double bpt = bytes_per_token(engine, gen / 2);
   double tg_fraction = 0;
   for (auto& s : stats)
-    if (s.test == "tg" + std::to_string(o.gen)) tg_fraction = s.mean * bpt / (bw * 1e9);
+    if (s.test == "tg" + std::to_string(gen)) tg_fraction = s.mean * bpt / (bw * 1e9);
   const std::string type = model_type_name(engine.checkpoint());
   if (o.json) {
     nlohmann::ordered_json j;
@@ -81,7 +100,7 @@ int run_bench_cmd(const BenchCliOpts& o) {
                 s.sd);
   std::printf("%s bandwidth %.1f GB/s, %.0f MB read per token: tg limit %.1f t/s", bw_kind, bw,
               bpt / 1e6, bw * 1e9 / bpt);
-  if (o.gen > 0) std::printf(", reached %.0f%%", tg_fraction * 100);
+  if (gen > 0) std::printf(", reached %.0f%% in tg%d", tg_fraction * 100, gen);
   std::printf("\n");
   return 0;
 }
@@ -92,9 +111,15 @@ RegisterCommand reg(
       auto o = std::make_shared<BenchCliOpts>();
       app.add_option("MODEL", o->model, "GGUF file or Hugging Face checkpoint directory")
           ->required();
-      app.add_option("-p,--n-prompt", o->prompt, "Prompt tokens (0: skip pp)")
+      app.add_option("-p,--n-prompt", o->prompts,
+                     "Prompt tokens, a comma-separated list (0: no pp)")
+          ->delimiter(',')
           ->capture_default_str();
-      app.add_option("-n,--n-gen", o->gen, "Generated tokens (0: skip tg)")->capture_default_str();
+      app.add_option("-n,--n-gen", o->gens,
+                     "Generated tokens, a comma-separated list (0: no tg); the first sets the "
+                     "bandwidth fraction and -b's length")
+          ->delimiter(',')
+          ->capture_default_str();
       app.add_option("-r,--reps", o->reps, "Repetitions")->capture_default_str();
       app.add_option("-b,--batch-decode", o->batch,
                      "Also time this many sequences decoding together (0: off)")
