@@ -3,11 +3,13 @@
 // counts around the tile and chunk sizes give, per output, the reference dot of the weight row with
 // the token's activation row quantized by the reference quantizer. The integer sums are the same,
 // so only float summation order differs: the tolerance is 1e-5 of the sum of |products|. Also:
-// CpuBackend::matmul gives bit-identical outputs on 1 and 2 threads, for GEMM and decode shapes.
+// CpuBackend::matmul gives bit-identical outputs on 1 and 2 threads, for GEMM and decode shapes, at
+// the current level and at AVX2.
 #include "backend/cpu/gemm/gemm.h"
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -161,10 +163,10 @@ class GemmTest : public ::testing::TestWithParam<Case> {};
 
 void check_against_reference(const Case& cs, bool raw) {
   const auto levels = gemm_levels(cs.type);
-  // Machines without AVX-512 have no GEMM kernel: the matmul falls back to vec_dot there, which
-  // the quant suites test; the test is reported as skipped rather than passed.
+  // Machines without AVX2 have no GEMM kernel: the matmul falls back to vec_dot there, which the
+  // quant suites test; the test is reported as skipped rather than passed.
   if (levels.empty())
-    GTEST_SKIP() << "no GEMM kernel for " << dtype_name(cs.type) << " on this CPU (needs AVX-512)";
+    GTEST_SKIP() << "no GEMM kernel for " << dtype_name(cs.type) << " on this CPU (needs AVX2)";
   std::mt19937 rng(static_cast<unsigned>(cs.rows * 1000 + cs.k) + (raw ? 7u : 0u));
   const Buffer w = make_weights(cs.type, cs.rows, cs.k, rng, raw);
   for (int n : {1, 2, 3, 5, 17, 64, 130}) {
@@ -203,21 +205,25 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
          std::to_string(info.param.k);
 }
 
-// Rows: a partial last panel (16-row panels for quantized weights, 32 for floats), and one panel
-// only. k: block counts that are not multiples of the packers' groups (4 Q4_0 blocks, 2 Q8_0
-// blocks) and that span several k chunks (512 elements for quantized weights); for floats k not
-// multiples of 16, odd ones (F16/BF16 pack pairs of k) and ones spanning several k chunks.
+// Rows: a partial last panel (quantized weights: 16-row panels on AVX-512, 8 on AVX2; floats: 32
+// and 16), exactly one or two panels, and less than one panel. k: block counts that are not
+// multiples of the packers' groups (4 Q4_0 blocks, 2 Q8_0 blocks) and that span several k chunks
+// (512 elements for quantized weights); for floats k not multiples of 16, odd ones (F16/BF16 pack
+// pairs of k) and ones spanning several k chunks.
 INSTANTIATE_TEST_SUITE_P(Types, GemmTest,
                          ::testing::Values(Case{DType::Q4_0, 53, 320}, Case{DType::Q4_0, 7, 64},
-                                           Case{DType::Q4_0, 19, 1120}, Case{DType::Q8_0, 53, 352},
+                                           Case{DType::Q4_0, 19, 1120}, Case{DType::Q4_0, 8, 96},
+                                           Case{DType::Q8_0, 53, 352}, Case{DType::Q8_0, 5, 1056},
                                            Case{DType::Q8_0, 16, 32}, Case{DType::Q8_0, 21, 608},
                                            Case{DType::Q4_K, 37, 512}, Case{DType::Q4_K, 5, 256},
-                                           Case{DType::Q4_K, 17, 768}, Case{DType::Q6_K, 37, 512},
+                                           Case{DType::Q4_K, 17, 768}, Case{DType::Q4_K, 32, 1024},
+                                           Case{DType::Q6_K, 37, 512}, Case{DType::Q6_K, 16, 1024},
                                            Case{DType::Q6_K, 3, 256}, Case{DType::Q6_K, 18, 1280},
                                            Case{DType::F32, 70, 600}, Case{DType::F32, 9, 16},
-                                           Case{DType::F32, 33, 37}, Case{DType::F16, 45, 300},
+                                           Case{DType::F32, 33, 37}, Case{DType::F32, 16, 264},
+                                           Case{DType::F16, 45, 300}, Case{DType::F16, 7, 15},
                                            Case{DType::F16, 33, 1031}, Case{DType::BF16, 70, 520},
-                                           Case{DType::BF16, 40, 77}),
+                                           Case{DType::BF16, 40, 77}, Case{DType::BF16, 23, 1030}),
                          case_name);
 INSTANTIATE_TEST_SUITE_P(Types, GemmRawTest,
                          ::testing::Values(Case{DType::Q4_0, 53, 320}, Case{DType::Q4_0, 19, 1120},
@@ -226,10 +232,26 @@ INSTANTIATE_TEST_SUITE_P(Types, GemmRawTest,
                                            Case{DType::Q6_K, 37, 512}, Case{DType::Q6_K, 18, 1280}),
                          case_name);
 
-TEST(GemmDispatch, NoKernelBelowAvx512AndErrorBeyondTheCpu) {
+constexpr DType kWeightTypes[] = {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K,
+                                  DType::F32,  DType::F16,  DType::BF16};
+
+TEST(GemmDispatch, KernelsFromAvx2UpAndErrorBeyondTheCpu) {
   EXPECT_EQ(gemm_kernel(DType::Q4_0, SimdLevel::kScalar), nullptr);
   if (cpu::best_simd_level() >= SimdLevel::kAvx2) {
-    EXPECT_EQ(gemm_kernel(DType::F16, SimdLevel::kAvx2), nullptr);
+    for (DType t : kWeightTypes) {
+      const GemmKernel* g = gemm_kernel(t, SimdLevel::kAvx2);
+      ASSERT_NE(g, nullptr) << dtype_name(t);
+      std::string want = std::string(dtype_name(t)) + "/avx2";
+      for (char& ch : want) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      EXPECT_EQ(std::string(g->name), want);
+      EXPECT_EQ(g->panel_rows % 8, 0) << g->name;
+    }
+    EXPECT_EQ(gemm_kernel(DType::Q8_K, SimdLevel::kAvx2), nullptr);
+  }
+  if (cpu::best_simd_level() >= SimdLevel::kAvx512) {
+    // Q8_0 weights biased to unsigned overflow vpmaddubsw: no AVX-512 kernel without VNNI.
+    EXPECT_EQ(gemm_kernel(DType::Q8_0, SimdLevel::kAvx512), nullptr);
+    EXPECT_STREQ(gemm_kernel(DType::Q4_0, SimdLevel::kAvx512)->name, "q4_0/avx512");
   }
   if (cpu::best_simd_level() < SimdLevel::kAvx512Vnni) {
     EXPECT_THROW(gemm_kernel(DType::Q4_0, SimdLevel::kAvx512Vnni), Error);
@@ -237,10 +259,9 @@ TEST(GemmDispatch, NoKernelBelowAvx512AndErrorBeyondTheCpu) {
 }
 
 // The whole matmul path: same bits on 1 and 2 threads; and close to the vec_dot reference.
-TEST(GemmMatmul, ThreadCountDoesNotChangeOutputs) {
+void check_thread_invariance() {
   std::mt19937 rng(42);
-  for (DType t :
-       {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::F32, DType::F16, DType::BF16}) {
+  for (DType t : kWeightTypes) {
     const int64_t rows = 83, k = 512;
     const Buffer w = make_weights(t, rows, k, rng, false);
     Weight wt;
@@ -263,6 +284,18 @@ TEST(GemmMatmul, ThreadCountDoesNotChangeOutputs) {
         ASSERT_LE(std::fabs(y1[i] - ref.y[i]), ref.bound[i]) << dtype_name(t) << " n=" << n;
     }
   }
+}
+
+TEST(GemmMatmul, ThreadCountDoesNotChangeOutputs) {
+  check_thread_invariance();
+}
+
+// The AVX2 kernels through the matmul path as well, when the CPU has a higher level.
+TEST(GemmMatmul, ThreadCountDoesNotChangeOutputsAtAvx2) {
+  if (cpu::best_simd_level() < SimdLevel::kAvx2) GTEST_SKIP() << "needs AVX2";
+  if (cpu::simd_level() == SimdLevel::kAvx2) GTEST_SKIP() << "covered by the test above";
+  LevelGuard guard(SimdLevel::kAvx2);
+  check_thread_invariance();
 }
 
 }  // namespace

@@ -35,8 +35,8 @@ struct GemmKernel {
 };
 
 // The kernel for a weight type at a SIMD level, or nullptr where there is none (the caller falls
-// back to the vec_dot loop: scalar and AVX2 levels, and Q8_0 without VNNI). Throws hearth::Error
-// when the CPU lacks the level.
+// back to the vec_dot loop: the scalar level, and Q8_0 at AVX-512 without VNNI). Throws
+// hearth::Error when the CPU lacks the level.
 const GemmKernel* gemm_kernel(DType weight, cpu::SimdLevel level);
 // The same at the current cpu::simd_level().
 const GemmKernel* gemm_kernel(DType weight);

@@ -54,8 +54,12 @@ void pack_act_q8_k(const float* x, int64_t k, int n, int t0, int t1, uint8_t* ac
           m.v[p] = static_cast<int32_t>((static_cast<uint32_t>(s0) & 0xFFFFu) |
                                         (static_cast<uint32_t>(s1) << 16));
         }
-      } else {
+      } else if (meta == Q8KMeta::kQ6K) {
         for (int gi = 0; gi < 16; ++gi) m.v[gi] = -32 * row[b].bsums[gi];
+      } else {
+        for (int p = 0; p < 8; ++p)
+          m.v[p] = static_cast<int32_t>((static_cast<uint32_t>(row[b].bsums[2 * p]) & 0xFFFFu) |
+                                        (static_cast<uint32_t>(row[b].bsums[2 * p + 1]) << 16));
       }
       std::memcpy(rec + 256 * tile + sizeof(ActMetaQ8_K) * static_cast<size_t>(c), &m, sizeof m);
     }

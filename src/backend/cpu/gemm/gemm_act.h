@@ -23,13 +23,14 @@ inline constexpr size_t act_unit_bytes_q8_0(int tile) {
 struct ActMetaQ8_K {
   float d;
   // Q4_K: v[p] = s[2p] | s[2p + 1] << 16, s[j] the sum of qs over sub-block j (32 elements), an
-  // int16 pair for vpdpwssd against the sub-block mins. Q6_K: v[g] = -32 * bsums[g].
+  // int16 pair for vpdpwssd against the sub-block mins. Q6_K: v[g] = -32 * bsums[g]. Pairs16
+  // (AVX2 Q6_K): v[p] = bsums[2p] | bsums[2p + 1] << 16, p < 8, for vpmaddwd against the scales.
   int32_t v[16];
 };
 inline constexpr size_t act_unit_bytes_q8_k(int tile) {
   return static_cast<size_t>(tile) * (256 + sizeof(ActMetaQ8_K));
 }
-enum class Q8KMeta { kQ4K, kQ6K };
+enum class Q8KMeta { kQ4K, kQ6K, kPairs16 };
 
 // tmp holds n quantized rows (n * dtype_row_bytes(Q8_0 or Q8_K, k) bytes); grouped output at act.
 void pack_act_q8_0(const float* x, int64_t k, int n, int t0, int t1, uint8_t* act, int tile,

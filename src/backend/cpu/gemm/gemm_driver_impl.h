@@ -16,6 +16,8 @@ inline constexpr size_t align_up(size_t v) {
   return (v + kAlign - 1) / kAlign * kAlign;
 }
 
+// AVX-512 only (a kernel file for a narrower target defines HEARTH_GEMM_NO_AVX512).
+#ifndef HEARTH_GEMM_NO_AVX512
 // In place: r[j] lane i := r[i] lane j, for a 16 x 16 matrix of dwords.
 HEARTH_GEMM_TARGET inline void transpose16x16(__m512i r[16]) {
   __m512i t[16];
@@ -47,6 +49,7 @@ inline __mmask16 row_mask(int nrows, int group) {
   const int v = std::clamp(nrows - 16 * group, 0, 16);
   return static_cast<__mmask16>((1u << v) - 1u);
 }
+#endif  // HEARTH_GEMM_NO_AVX512
 
 // Prefetches bytes [begin, begin + len) of nrows rows into L2.
 inline void prefetch_rows(const uint8_t* w, size_t row_bytes, int nrows, size_t begin, size_t len) {

@@ -4,6 +4,15 @@
 
 namespace hearth::gemm::detail {
 
+extern const GemmKernel kGemmF32Avx2;
+extern const GemmKernel kGemmF16Avx2;
+extern const GemmKernel kGemmBF16Avx2;
+
+extern const GemmKernel kGemmQ4_0Avx2;
+extern const GemmKernel kGemmQ8_0Avx2;
+extern const GemmKernel kGemmQ4_KAvx2;
+extern const GemmKernel kGemmQ6_KAvx2;
+
 extern const GemmKernel kGemmF32Avx512;
 extern const GemmKernel kGemmF16Avx512;
 extern const GemmKernel kGemmBF16Avx512;
