@@ -40,6 +40,12 @@ struct BatchInputs {
   int n_tokens() const { return static_cast<int>(tokens.size()); }
 };
 
+// One product of several that read the same input: y = w x.
+struct MatmulOut {
+  const Weight* w;
+  float* y;
+};
+
 struct AttentionShape {
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   float scale = 1.0f;
@@ -73,6 +79,11 @@ class Backend {
   virtual void embed(const Weight& table, float* out) = 0;  // rows of the batch's tokens
   virtual void rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) = 0;
   virtual void matmul(const Weight& w, const float* x, int n, float* y) = 0;  // y[n, rows]
+  // Several matrices of the same width applied to one input (Q/K/V, gate/up). A backend may share
+  // the input's conversion and one dispatch between them; results equal separate matmul calls.
+  virtual void matmul_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
+    for (const MatmulOut& o : outs) matmul(*o.w, x, n, o.y);
+  }
   virtual void rope(float* x, int n, int n_heads, int head_dim) = 0;  // in place, batch positions
   virtual void kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) = 0;
   virtual void attention(const float* q, const KvLayer& kv, const AttentionShape& shape, int n,

@@ -98,9 +98,7 @@ void LlamaModel::forward(const BatchInputs& batch, KvCache& kv,
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerWeights& w = layers_[l];
     be.rmsnorm(x, w.attn_norm, eps, n, xn_.f32());
-    be.matmul(w.wq, xn_.f32(), n, q_.f32());
-    be.matmul(w.wk, xn_.f32(), n, k_.f32());
-    be.matmul(w.wv, xn_.f32(), n, v_.f32());
+    be.matmul_shared_input({{&w.wq, q_.f32()}, {&w.wk, k_.f32()}, {&w.wv, v_.f32()}}, xn_.f32(), n);
     be.rope(q_.f32(), n, static_cast<int>(nh), static_cast<int>(hd));
     be.rope(k_.f32(), n, static_cast<int>(nkv), static_cast<int>(hd));
     be.kv_store(kv.layer(static_cast<int>(l)), k_.f32(), v_.f32(), n, static_cast<int>(nkv * hd));
@@ -109,8 +107,7 @@ void LlamaModel::forward(const BatchInputs& batch, KvCache& kv,
     be.add(x, tmp_.f32(), static_cast<size_t>(n) * d);
 
     be.rmsnorm(x, w.ffn_norm, eps, n, xn_.f32());
-    be.matmul(w.w_gate, xn_.f32(), n, gate_.f32());
-    be.matmul(w.w_up, xn_.f32(), n, up_.f32());
+    be.matmul_shared_input({{&w.w_gate, gate_.f32()}, {&w.w_up, up_.f32()}}, xn_.f32(), n);
     be.swiglu(gate_.f32(), up_.f32(), static_cast<size_t>(n) * ff, gate_.f32());
     be.matmul(w.w_down, gate_.f32(), n, tmp_.f32());  // tensor-parallel: and here
     be.add(x, tmp_.f32(), static_cast<size_t>(n) * d);

@@ -11,7 +11,7 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
     generation_.fetch_add(1, std::memory_order_release);
   }
   cv_.notify_all();
@@ -30,14 +30,16 @@ void ThreadPool::worker(int index) {
       if (spin % 1024 == 1023) std::this_thread::yield();
       gen = generation_.load(std::memory_order_acquire);
     }
-    const std::function<void(int)>* job = nullptr;
-    {
+    if (gen == seen) {  // nothing after spinning: sleep until run_on_all or the destructor
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || generation_.load(std::memory_order_acquire) != seen; });
-      if (stop_) return;
-      seen = generation_.load(std::memory_order_acquire);
-      job = job_;
+      cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+      gen = generation_.load(std::memory_order_acquire);
     }
+    if (stop_.load(std::memory_order_acquire)) return;
+    seen = gen;
+    // job_ was written before generation_ was bumped (release), and stays put until this worker
+    // has decremented pending_, so no lock is needed to read it.
+    const std::function<void(int)>* job = job_;
     (*job)(index);
     pending_.fetch_sub(1, std::memory_order_acq_rel);
   }

@@ -38,7 +38,7 @@ class ThreadPool {
   const std::function<void(int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
-  bool stop_ = false;
+  std::atomic<bool> stop_{false};
 };
 
 int default_thread_count();

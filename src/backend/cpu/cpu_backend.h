@@ -26,6 +26,7 @@ class CpuBackend : public Backend {
   void embed(const Weight& table, float* out) override;
   void rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) override;
   void matmul(const Weight& w, const float* x, int n, float* y) override;
+  void matmul_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) override;
   void rope(float* x, int n, int n_heads, int head_dim) override;
   void kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) override;
   void attention(const float* q, const KvLayer& kv, const AttentionShape& shape, int n,
@@ -37,14 +38,17 @@ class CpuBackend : public Backend {
   ThreadPool& pool() { return pool_; }
 
  private:
+  // The prefill path: false when this weight type or token count has no GEMM kernel.
+  bool try_gemm(const Weight& w, const float* x, int n, float* y);
+
   ThreadPool pool_;
   std::vector<float> inv_freq_;
   RopeLayout rope_layout_ = RopeLayout::Halves;
   BatchInputs batch_;
   std::vector<float> cos_, sin_;  // [n_tokens, head_dim / 2] for the current batch
-  std::deque<DeviceBuffer> owned_;
-  std::vector<uint8_t> act_scratch_;  // quantized activations, GEMM workspace and panels; grows only  //
-                                      // weights copied because the file left them misaligned
+  std::deque<DeviceBuffer> owned_;  // weights copied because the file left them misaligned
+  // Quantized activations, GEMM workspace and panels; grows only.
+  std::vector<uint8_t> act_scratch_;
 };
 
 }  // namespace hearth

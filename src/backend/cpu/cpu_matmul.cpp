@@ -1,16 +1,18 @@
 // Matrix products for every weight type. One token (decode) is memory-bound: activations are
 // converted once to the format the weight type's dot kernel wants (Q8_0 / Q8_K blocks for
 // quantized weights, float32 for float weights), then each thread takes a contiguous range of
-// weight rows and dots each row with the token. Several tokens (prefill) are compute-bound and go
-// to the register-blocked GEMM kernels of gemm/ where the SIMD level has one; the vec_dot loop
-// remains the fallback. Either way threads split the weight rows in whole tiles, so every output
-// is computed the same way whatever the thread count.
+// weight rows and dots each row with the token; matrices that read the same input (Q, K and V;
+// gate and up) go through one such dispatch. Several tokens (prefill) are compute-bound and
+// go to the register-blocked GEMM kernels of gemm/ where the SIMD level has one; the vec_dot loop
+// remains the fallback. Every output is computed the same way whatever the thread count.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/gemm/gemm.h"
 #include "backend/cpu/quant/quant.h"
+#include "util/error.h"
 
 namespace hearth {
 namespace {
@@ -23,58 +25,107 @@ size_t align_up(size_t v) {
 }  // namespace
 
 void CpuBackend::matmul(const Weight& w, const float* x, int n, float* y) {
+  matmul_shared_input({{&w, y}}, x, n);
+}
+
+bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y) {
+  if (n <= 1) return false;
+  const gemm::GemmKernel* g = gemm::gemm_kernel(w.dtype);
+  if (g == nullptr || n < g->min_tokens) return false;
   const int64_t rows = w.rows, cols = w.cols;
-  if (n > 1) {
-    const gemm::GemmKernel* g = gemm::gemm_kernel(w.dtype);
-    if (g != nullptr && n >= g->min_tokens) {
-      const size_t act = align_up(g->act_bytes(cols, n));
-      const size_t scratch = align_up(g->scratch_bytes(cols, n));
-      const size_t total = act + scratch * static_cast<size_t>(pool_.size()) + kAlign;
-      if (act_scratch_.size() < total) act_scratch_.resize(total);
-      const auto addr = reinterpret_cast<uintptr_t>(act_scratch_.data());
-      uint8_t* base = act_scratch_.data() + (align_up(addr) - addr);
-      pool_.parallel_for(
-          static_cast<size_t>(n),
-          [&](size_t b, size_t e, int) {
-            g->pack_act(x, cols, n, static_cast<int>(b), static_cast<int>(e), base);
-          },
-          static_cast<size_t>(g->tile_tokens));
-      pool_.parallel_for(
-          static_cast<size_t>(rows),
-          [&](size_t r0, size_t r1, int thread) {
-            g->run(w.data, rows, cols, base, n, static_cast<int64_t>(r0), static_cast<int64_t>(r1),
-                   y, base + act + scratch * static_cast<size_t>(thread));
-          },
-          static_cast<size_t>(g->panel_rows));
-      return;
-    }
-  }
-  const DType act_type = quant::vec_dot_type(w.dtype);
-  const size_t act_bytes = dtype_row_bytes(act_type, cols);
-  const void* act = x;
-  if (act_type != DType::F32) {
-    if (act_scratch_.size() < act_bytes * static_cast<size_t>(n))
-      act_scratch_.resize(act_bytes * static_cast<size_t>(n));
-    pool_.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e, int) {
-      for (size_t t = b; t < e; ++t)
-        quant::quantize_activation(act_type, x + t * cols, act_scratch_.data() + t * act_bytes,
-                                   cols);
-    });
-    act = act_scratch_.data();
-  }
-  const quant::VecDotFn dot = quant::vec_dot_fn(w.dtype);
-  const size_t row_bytes = dtype_row_bytes(w.dtype, cols);
-  const auto* base = static_cast<const uint8_t*>(w.data);
-  const auto* a = static_cast<const uint8_t*>(act);
+  const size_t act = align_up(g->act_bytes(cols, n));
+  const size_t scratch = align_up(g->scratch_bytes(cols, n));
+  const size_t total = act + scratch * static_cast<size_t>(pool_.size()) + kAlign;
+  if (act_scratch_.size() < total) act_scratch_.resize(total);
+  const auto addr = reinterpret_cast<uintptr_t>(act_scratch_.data());
+  uint8_t* base = act_scratch_.data() + (align_up(addr) - addr);
+  pool_.parallel_for(
+      static_cast<size_t>(n),
+      [&](size_t b, size_t e, int) {
+        g->pack_act(x, cols, n, static_cast<int>(b), static_cast<int>(e), base);
+      },
+      static_cast<size_t>(g->tile_tokens));
   pool_.parallel_for(
       static_cast<size_t>(rows),
-      [&](size_t r0, size_t r1, int) {
-        for (size_t r = r0; r < r1; ++r) {
-          const uint8_t* wr = base + r * row_bytes;
-          for (int t = 0; t < n; ++t)
-            y[static_cast<size_t>(t) * rows + r] =
-                dot(wr, a + static_cast<size_t>(t) * act_bytes, cols);
-        }
+      [&](size_t r0, size_t r1, int thread) {
+        g->run(w.data, rows, cols, base, n, static_cast<int64_t>(r0), static_cast<int64_t>(r1), y,
+               base + act + scratch * static_cast<size_t>(thread));
+      },
+      static_cast<size_t>(g->panel_rows));
+  return true;
+}
+
+void CpuBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
+  std::vector<MatmulOut> rest;
+  for (const MatmulOut& o : outs)
+    if (!try_gemm(*o.w, x, n, o.y)) rest.push_back(o);
+  if (rest.empty()) return;
+  const int64_t cols = rest[0].w->cols;
+  for (const MatmulOut& o : rest)
+    if (o.w->cols != cols) throw Error("matmul", "internal: shared input with different widths");
+
+  // The input in each activation format the weights want (at most float plus one quantized).
+  struct Act {
+    DType type;
+    size_t row_bytes;
+    const uint8_t* data;
+  };
+  std::vector<Act> acts;
+  std::vector<size_t> act_of(rest.size());
+  size_t scratch = 0;
+  for (size_t i = 0; i < rest.size(); ++i) {
+    const DType t = quant::vec_dot_type(rest[i].w->dtype);
+    size_t k = 0;
+    while (k < acts.size() && acts[k].type != t) ++k;
+    if (k == acts.size()) {
+      acts.push_back({t, dtype_row_bytes(t, cols), nullptr});
+      if (t != DType::F32) scratch += align_up(acts.back().row_bytes * static_cast<size_t>(n));
+    }
+    act_of[i] = k;
+  }
+  if (act_scratch_.size() < scratch) act_scratch_.resize(scratch);
+  size_t offset = 0;
+  for (Act& a : acts) {
+    if (a.type == DType::F32) {
+      a.data = reinterpret_cast<const uint8_t*>(x);
+      continue;
+    }
+    uint8_t* dst = act_scratch_.data() + offset;
+    offset += align_up(a.row_bytes * static_cast<size_t>(n));
+    pool_.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e, int) {
+      for (size_t t = b; t < e; ++t)
+        quant::quantize_activation(a.type, x + t * cols, dst + t * a.row_bytes, cols);
+    });
+    a.data = dst;
+  }
+
+  // The matrices' rows laid end to end, cut into one contiguous range per thread (whole 16-row
+  // groups): each thread streams long runs of weights, which the hardware prefetchers reward;
+  // handing out small chunks from a shared counter measured slower.
+  std::vector<int64_t> starts{0};
+  for (const MatmulOut& o : rest) starts.push_back(starts.back() + o.w->rows);
+  auto rows_range = [&](int64_t b, int64_t e) {
+    for (size_t i = 0; i < rest.size(); ++i) {
+      const int64_t lo = std::max(b, starts[i]), hi = std::min(e, starts[i + 1]);
+      if (lo >= hi) continue;
+      const MatmulOut& o = rest[i];
+      const Act& a = acts[act_of[i]];
+      const quant::VecDotFn dot = quant::vec_dot_fn(o.w->dtype);
+      const size_t row_bytes = dtype_row_bytes(o.w->dtype, cols);
+      const auto* base = static_cast<const uint8_t*>(o.w->data);
+      const size_t rows = static_cast<size_t>(o.w->rows);
+      for (int64_t r = lo - starts[i]; r < hi - starts[i]; ++r) {
+        const uint8_t* wr = base + static_cast<size_t>(r) * row_bytes;
+        for (int t = 0; t < n; ++t)
+          o.y[static_cast<size_t>(t) * rows + static_cast<size_t>(r)] =
+              dot(wr, a.data + static_cast<size_t>(t) * a.row_bytes, cols);
+      }
+    }
+  };
+  pool_.parallel_for(
+      static_cast<size_t>(starts.back()),
+      [&](size_t b, size_t e, int) {
+        rows_range(static_cast<int64_t>(b), static_cast<int64_t>(e));
       },
       16);
 }
