@@ -51,10 +51,13 @@ struct AttentionShape {
   float scale = 1.0f;
 };
 
-// Per-layer K and V storage: [n_slots, n_kv_heads, head_dim] float32 each, device memory.
+// Per-layer K and V storage: [n_slots, n_kv_heads, head_dim] elements of `dtype` each (F32, or
+// F16 where the backend supports it: half the memory and half the bytes attention reads), device
+// memory.
 struct KvLayer {
-  float* k = nullptr;
-  float* v = nullptr;
+  void* k = nullptr;
+  void* v = nullptr;
+  DType dtype = DType::F32;
 };
 
 class Backend {
@@ -62,6 +65,8 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   virtual bool supports(DType weight_type) const = 0;
+  // Element types this backend can keep the KV cache in.
+  virtual bool supports_kv(DType t) const { return t == DType::F32; }
 
   // Weights: the CPU backend keeps views into the mapped file; a GPU backend copies once.
   virtual Weight upload(const TensorView& t) = 0;

@@ -4,19 +4,30 @@
 
 namespace hearth {
 
-KvCache::KvCache(Backend& backend, const ModelConfig& cfg, int n_blocks, int block_size)
+KvCache::KvCache(Backend& backend, const ModelConfig& cfg, int n_blocks, int block_size,
+                 DType dtype)
     : n_blocks_(n_blocks),
       block_size_(block_size),
-      kv_dim_(static_cast<int>(cfg.n_kv_heads * cfg.head_dim)) {
+      kv_dim_(static_cast<int>(cfg.n_kv_heads * cfg.head_dim)),
+      dtype_(dtype) {
   if (n_blocks <= 0 || block_size <= 0) throw Error("kv cache", "needs at least one block");
-  const size_t per = static_cast<size_t>(n_blocks) * block_size * kv_dim_ * sizeof(float);
+  if (!backend.supports_kv(dtype))
+    throw Error("--kv-type", std::string("the ") + backend.name() + " backend cannot keep the KV " +
+                                 "cache in " + dtype_name(dtype));
+  const size_t per =
+      static_cast<size_t>(n_blocks) * block_size * kv_dim_ * dtype_row_bytes(dtype, 1);
   for (int64_t l = 0; l < cfg.n_layers; ++l) {
     storage_.emplace_back(&backend, per);
     storage_.emplace_back(&backend, per);
-    layers_.push_back({storage_[storage_.size() - 2].f32(), storage_.back().f32()});
+    layers_.push_back({storage_[storage_.size() - 2].get(), storage_.back().get(), dtype});
   }
   // Hand out low block numbers first: purely cosmetic, but it makes traces readable.
   for (int b = n_blocks - 1; b >= 0; --b) free_.push_back(b);
+}
+
+size_t kv_bytes_per_token(const ModelConfig& cfg, DType dtype) {
+  return 2 * static_cast<size_t>(cfg.n_layers) * static_cast<size_t>(cfg.n_kv_heads) *
+         static_cast<size_t>(cfg.head_dim) * dtype_row_bytes(dtype, 1);
 }
 
 size_t KvCache::bytes() const {

@@ -11,12 +11,15 @@ namespace hearth {
 
 class KvCache {
  public:
-  KvCache(Backend& backend, const ModelConfig& cfg, int n_blocks, int block_size = 16);
+  // Throws hearth::Error when the backend cannot hold the cache in `dtype`.
+  KvCache(Backend& backend, const ModelConfig& cfg, int n_blocks, int block_size = 16,
+          DType dtype = DType::F32);
 
   int block_size() const { return block_size_; }
   int n_blocks() const { return n_blocks_; }
   int free_blocks() const { return static_cast<int>(free_.size()); }
   int kv_dim() const { return kv_dim_; }
+  DType dtype() const { return dtype_; }
   KvLayer layer(int i) const { return layers_[static_cast<size_t>(i)]; }
   size_t bytes() const;
 
@@ -26,6 +29,7 @@ class KvCache {
 
  private:
   int n_blocks_, block_size_, kv_dim_;
+  DType dtype_;
   std::vector<DeviceBuffer> storage_;
   std::vector<KvLayer> layers_;
   std::vector<int32_t> free_;
@@ -40,6 +44,9 @@ struct SequenceKv {
     return blocks[static_cast<size_t>(position / block_size)] * block_size + position % block_size;
   }
 };
+
+// Bytes of K and V one token takes over all layers, in a cache of `dtype` elements.
+size_t kv_bytes_per_token(const ModelConfig& cfg, DType dtype);
 
 // Makes room for `extra` more tokens; false (with nothing allocated) when blocks run out.
 bool kv_reserve(KvCache& cache, SequenceKv& seq, int extra);

@@ -146,7 +146,7 @@ double bytes_per_token(const Engine& e, int ctx) {
     }
   }
   const ModelConfig& c = ck.config;
-  bytes += 2.0 * c.n_layers * c.n_kv_heads * c.head_dim * sizeof(float) * ctx;
+  bytes += static_cast<double>(kv_bytes_per_token(c, e.cache().dtype())) * ctx;
   return bytes;
 }
 

@@ -20,7 +20,14 @@ Engine::Engine(const std::string& model_path, const EngineOptions& opts)
   backend_ = make_backend({opts.device, opts.threads});
   model_ = std::make_unique<LlamaModel>(ck_, *backend_, opts.max_batch_tokens);
   int blocks = opts.kv_blocks > 0 ? opts.kv_blocks : blocks_for_context(context_, opts.block_size);
-  cache_ = std::make_unique<KvCache>(*backend_, ck_.config, blocks, opts.block_size);
+  cache_ =
+      std::make_unique<KvCache>(*backend_, ck_.config, blocks, opts.block_size, kv_dtype(opts));
+}
+
+DType kv_dtype(const EngineOptions& o) {
+  if (o.kv_type == "f32") return DType::F32;
+  if (o.kv_type == "f16") return DType::F16;
+  throw Error("--kv-type", "unknown type '" + o.kv_type + "' (expected f32 or f16)");
 }
 
 }  // namespace hearth

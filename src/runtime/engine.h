@@ -18,7 +18,14 @@ struct EngineOptions {
   int max_batch_tokens = 256;
   int kv_blocks = 0;  // 0: enough for one sequence of `context` tokens
   int block_size = 16;
+  // The KV cache's element type: "f32" (the reference's precision), or "f16" (half the memory
+  // and half the bytes attention reads, as llama.cpp's default; devA's logits then move by up
+  // to ~3e-3 from the float32 reference instead of ~1e-5). f16 is CPU-only for now.
+  std::string kv_type = "f32";
 };
+
+// The KV element type `o` asks for; throws hearth::Error on a name that is not f32 or f16.
+DType kv_dtype(const EngineOptions& o);
 
 class Engine {
  public:
@@ -28,6 +35,7 @@ class Engine {
   const ModelConfig& config() const { return ck_.config; }
   LlamaModel& model() { return *model_; }
   KvCache& cache() { return *cache_; }
+  const KvCache& cache() const { return *cache_; }
   Backend& backend() { return *backend_; }
   int context() const { return context_; }
 

@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "support/run_command.h"
@@ -68,6 +69,18 @@ TEST(RunCli, JsonReportsTheSameGenerationAsText) {
   EXPECT_GT(j["prompt_tokens"].get<int>(), 0);
   EXPECT_GT(j["prompt_tokens_per_s"].get<double>(), 0.0);
   EXPECT_GT(j["decode_tokens_per_s"].get<double>(), 0.0);
+}
+
+TEST(RunCli, KvTypeF16RunsAndBadTypesAreRefused) {
+  auto r = run_command(hearth_cmd("run " + kDevB +
+                                  " --prompt 'The quick brown fox' -n 6 --temp 0 --kv-type f16 "
+                                  "--print-ids"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(r.out.empty());
+  r = run_command(hearth_cmd("run " + kDevB + " --prompt hi -n 2 --kv-type q4"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--kv-type: unknown type 'q4'"));
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
 // Splits the interactive transcript (non-tty: one reply line per turn).

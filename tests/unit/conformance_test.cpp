@@ -8,6 +8,7 @@
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
+#include "util/error.h"
 
 namespace hearth {
 namespace {
@@ -73,6 +74,48 @@ TEST(Conformance, DevAGreedyContinuation) {
   auto prompt = ref["prompts"]["p12"].get<std::vector<int32_t>>();
   auto expected = ref["greedy_p12_32"].get<std::vector<int32_t>>();
   EXPECT_EQ(greedy(engine, prompt, static_cast<int>(expected.size())), expected);
+}
+
+// --kv-type f16 trades precision for memory: logits stay close to the float32 reference (the
+// bound is the f16 rounding of K and V, ~5e-4 relative, carried through the layers) and the greedy
+// continuation is unchanged.
+TEST(Conformance, DevAWithF16KvCache) {
+  auto ref = load_json(kData + "/devA/reference.json");
+  EngineOptions o = small_opts();
+  o.kv_type = "f16";
+  Engine engine(kData + "/devA", o);
+  ASSERT_EQ(engine.cache().dtype(), DType::F16);
+  const int64_t V = engine.config().vocab_size;
+  for (auto& [name, prompt] : ref["prompts"].items()) {
+    std::vector<int32_t> ids = prompt.get<std::vector<int32_t>>();
+    Session s(engine.model(), engine.cache(), engine.context());
+    std::vector<float> logits = s.feed(ids, /*all_logits=*/true);
+    float worst = 0;
+    for (size_t p = 0; p < ids.size(); ++p)
+      worst = std::max(worst, max_abs_diff(logits.data() + p * V,
+                                           ref["logits"][name][p].get<std::vector<float>>()));
+    EXPECT_LT(worst, 1e-2f) << name;
+    std::printf("devA %s, f16 KV: max |diff| = %.3g\n", name.c_str(), worst);
+  }
+  auto prompt = ref["prompts"]["p12"].get<std::vector<int32_t>>();
+  auto expected = ref["greedy_p12_32"].get<std::vector<int32_t>>();
+  EXPECT_EQ(greedy(engine, prompt, static_cast<int>(expected.size())), expected);
+}
+
+TEST(Conformance, KvTypeErrors) {
+  EngineOptions o = small_opts();
+  o.kv_type = "q8";
+  try {
+    Engine engine(kData + "/devA", o);
+    FAIL() << "an unknown KV type was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--kv-type: unknown type 'q8'"), std::string::npos)
+        << e.what();
+  }
+  // A backend that cannot hold a type says so instead of writing the wrong element size.
+  auto be = make_backend({"cpu", 1});
+  Engine engine(kData + "/devA", small_opts());
+  EXPECT_THROW(KvCache(*be, engine.config(), 4, 16, DType::Q8_0), Error);
 }
 
 class DevB : public ::testing::TestWithParam<std::string> {};

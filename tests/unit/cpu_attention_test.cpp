@@ -10,11 +10,13 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/simd/exp_avx512.h"
+#include "util/half.h"
 
 namespace hearth {
 namespace {
@@ -29,7 +31,7 @@ struct Seq {
 
 class AttentionFixture {
  public:
-  AttentionFixture(const Case& c, const std::vector<Seq>& seqs) : c_(c) {
+  AttentionFixture(const Case& c, const std::vector<Seq>& seqs, bool f16) : c_(c), f16_(f16) {
     std::mt19937 rng(1234);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     int total_blocks = 0;
@@ -47,6 +49,10 @@ class AttentionFixture {
     v_.resize(slots * kv_dim_);
     for (float& x : k_) x = nd(rng);
     for (float& x : v_) x = nd(rng);
+    if (f16) {  // the reference then uses exactly the values the f16 cache holds
+      for (float& x : k_) k16_.push_back(f32_to_f16(x)), x = f16_to_f32(k16_.back());
+      for (float& x : v_) v16_.push_back(f32_to_f16(x)), x = f16_to_f32(v16_.back());
+    }
     size_t used = 0;
     for (size_t s = 0; s < seqs.size(); ++s) {
       batch_.table_offset.push_back(static_cast<int32_t>(batch_.block_tables.size()));
@@ -74,7 +80,9 @@ class AttentionFixture {
     std::vector<float> out(q_.size(), -1.0f);
     AttentionShape shape{c_.n_heads, c_.n_kv_heads, c_.head_dim,
                          1.0f / std::sqrt(static_cast<float>(c_.head_dim))};
-    be.attention(q_.data(), KvLayer{k_.data(), v_.data()}, shape, batch_.n_tokens(), out.data());
+    const KvLayer kv = f16_ ? KvLayer{k16_.data(), v16_.data(), DType::F16}
+                            : KvLayer{k_.data(), v_.data(), DType::F32};
+    be.attention(q_.data(), kv, shape, batch_.n_tokens(), out.data());
     return out;
   }
 
@@ -114,7 +122,9 @@ class AttentionFixture {
 
  private:
   Case c_;
+  bool f16_;
   size_t kv_dim_ = 0;
+  std::vector<uint16_t> k16_, v16_;
   BatchInputs batch_;
   std::vector<float> q_, k_, v_;
 };
@@ -143,16 +153,19 @@ class CpuAttention : public ::testing::TestWithParam<Case> {};
 TEST_P(CpuAttention, MatchesDirectSoftmaxAtEverySimdLevel) {
   // A prompt continuing a cached prefix, a lone decode token deep in its context, a fresh
   // 3-token sequence, and a prompt long enough for several chunks per KV head.
-  AttentionFixture f(GetParam(), {{5, 37}, {70, 1}, {0, 3}, {0, 50}});
-  const std::vector<float> want = f.reference();
-  const cpu::SimdLevel saved = cpu::simd_level();
-  for (cpu::SimdLevel level : levels_to_test()) {
-    cpu::set_simd_level(level);
-    const std::vector<float> one = f.run(1), two = f.run(2);
-    expect_close(one, want, cpu::simd_level_name(level));
-    EXPECT_EQ(one, two) << "thread count changed the result at " << cpu::simd_level_name(level);
+  for (bool f16 : {false, true}) {
+    AttentionFixture f(GetParam(), {{5, 37}, {70, 1}, {0, 3}, {0, 50}}, f16);
+    const std::vector<float> want = f.reference();
+    const cpu::SimdLevel saved = cpu::simd_level();
+    for (cpu::SimdLevel level : levels_to_test()) {
+      cpu::set_simd_level(level);
+      const std::vector<float> one = f.run(1), two = f.run(2);
+      const std::string what = std::string(cpu::simd_level_name(level)) + (f16 ? " f16" : " f32");
+      expect_close(one, want, what.c_str());
+      EXPECT_EQ(one, two) << "thread count changed the result at " << what;
+    }
+    cpu::set_simd_level(saved);
   }
-  cpu::set_simd_level(saved);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, CpuAttention,

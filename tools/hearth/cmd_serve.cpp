@@ -44,15 +44,9 @@ std::string model_id(const std::string& path) {
   return name.empty() ? path : name;
 }
 
-// Bytes of K and V for one token (f32, every layer).
-size_t kv_bytes_per_token(const ModelConfig& c) {
-  return 2 * static_cast<size_t>(c.n_layers) * static_cast<size_t>(c.n_kv_heads * c.head_dim) *
-         sizeof(float);
-}
-
 int kv_blocks_for(const ServeOpts& o, const ModelConfig& cfg, int context) {
   const int bs = o.engine.block_size;
-  const size_t per_block = kv_bytes_per_token(cfg) * static_cast<size_t>(bs);
+  const size_t per_block = kv_bytes_per_token(cfg, kv_dtype(o.engine)) * static_cast<size_t>(bs);
   if (o.kv_blocks > 0) return o.kv_blocks;
   if (o.kv_memory_gib > 0) {
     const double blocks =

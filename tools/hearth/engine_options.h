@@ -14,6 +14,9 @@ inline void add_engine_options(CLI::App& app, EngineOptions& o) {
   app.add_option("--batch", o.max_batch_tokens, "Tokens per forward step (prompt chunk size)")
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
+  app.add_option("--kv-type", o.kv_type,
+                 "KV cache element type: f32 or f16 (half the memory; CPU only)")
+      ->capture_default_str();
 }
 
 }  // namespace hearth::cli

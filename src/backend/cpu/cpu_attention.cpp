@@ -43,6 +43,7 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
     for (size_t i = next.fetch_add(1); i < tasks.size(); i = next.fetch_add(1)) {
       const Task& tk = tasks[i];
       cpu::AttnChunk c;
+      c.f16 = kv.dtype == DType::F16;
       c.q_stride = static_cast<size_t>(hq) * hd;
       const size_t first =
           static_cast<size_t>(tk.t0) * c.q_stride + static_cast<size_t>(tk.kvh) * group * hd;
@@ -52,8 +53,9 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
       c.group = group;
       c.head_dim = hd;
       c.pos = batch_.pos.data() + tk.t0;
-      c.k = kv.k + static_cast<size_t>(tk.kvh) * hd;
-      c.v = kv.v + static_cast<size_t>(tk.kvh) * hd;
+      const size_t elem = c.f16 ? 2 : 4, head = static_cast<size_t>(tk.kvh) * hd * elem;
+      c.k = static_cast<const char*>(kv.k) + head;
+      c.v = static_cast<const char*>(kv.v) + head;
       c.kv_stride = kv_dim;
       c.table = batch_.block_tables.data() + batch_.table_offset[batch_.seq[tk.t0]];
       c.block_size = batch_.block_size;

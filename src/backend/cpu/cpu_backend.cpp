@@ -139,10 +139,19 @@ void CpuBackend::rope(float* x, int n, int n_heads, int head_dim) {
 }
 
 void CpuBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
+  const bool vector = cpu::simd_level() >= cpu::SimdLevel::kAvx512;
+  auto store = [&](void* cache, const float* src, size_t slot) {
+    if (kv.dtype == DType::F32)
+      return (void)std::memcpy(static_cast<float*>(cache) + slot * kv_dim, src,
+                               sizeof(float) * kv_dim);
+    uint16_t* dst = static_cast<uint16_t*>(cache) + slot * kv_dim;
+    if (vector) return cpu::simd::f32_to_f16_avx512(src, dst, static_cast<size_t>(kv_dim));
+    for (int i = 0; i < kv_dim; ++i) dst[i] = f32_to_f16(src[i]);
+  };
   for (int t = 0; t < n; ++t) {
-    size_t slot = static_cast<size_t>(batch_.slot[t]);
-    std::memcpy(kv.k + slot * kv_dim, k + static_cast<size_t>(t) * kv_dim, sizeof(float) * kv_dim);
-    std::memcpy(kv.v + slot * kv_dim, v + static_cast<size_t>(t) * kv_dim, sizeof(float) * kv_dim);
+    const size_t slot = static_cast<size_t>(batch_.slot[t]);
+    store(kv.k, k + static_cast<size_t>(t) * kv_dim, slot);
+    store(kv.v, v + static_cast<size_t>(t) * kv_dim, slot);
   }
 }
 

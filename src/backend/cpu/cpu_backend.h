@@ -15,6 +15,7 @@ class CpuBackend : public Backend {
   explicit CpuBackend(int threads);
   std::string name() const override { return "cpu"; }
   bool supports(DType t) const override;
+  bool supports_kv(DType t) const override { return t == DType::F32 || t == DType::F16; }
   Weight upload(const TensorView& t) override;
   void* alloc(size_t bytes) override;
   void free(void* p) override;
@@ -45,7 +46,7 @@ class CpuBackend : public Backend {
   std::vector<float> inv_freq_;
   RopeLayout rope_layout_ = RopeLayout::Halves;
   BatchInputs batch_;
-  std::vector<float> cos_, sin_;  // [n_tokens, head_dim / 2] for the current batch
+  std::vector<float> cos_, sin_;    // [n_tokens, head_dim / 2] for the current batch
   std::deque<DeviceBuffer> owned_;  // weights copied because the file left them misaligned
   // Quantized activations, GEMM workspace and panels; grows only.
   std::vector<uint8_t> act_scratch_;

@@ -370,8 +370,8 @@ void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {
 }
 
 void CudaBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
-  float* kc = kv.k;
-  float* vc = kv.v;
+  float* kc = static_cast<float*>(kv.k);  // supports_kv: always F32 here
+  float* vc = static_cast<float*>(kv.v);
   const int32_t* slot = at(batch_dev_, off_slot_);
   dispatch(
       *graphs_, [=, this] { cuda::kv_store(kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore, kc,
@@ -395,8 +395,8 @@ void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionSh
     partial = static_cast<float*>(scratch(
         attn_scratch_, attn_scratch_cap_,
         cuda::attention_partial_floats(splits, n, shape.n_heads, shape.head_dim) * sizeof(float)));
-  const float* kc = kv.k;
-  const float* vc = kv.v;
+  const float* kc = static_cast<const float*>(kv.k);
+  const float* vc = static_cast<const float*>(kv.v);
   const AttentionShape sh = shape;
   dispatch(
       *graphs_,

@@ -50,6 +50,14 @@ HEARTH_ATTN_TARGET inline void transpose16(__m512 r[16]) {
   }
 }
 
+// 16 cache elements from `row` + d, as floats.
+HEARTH_ATTN_TARGET inline __m512 load16(const void* row, bool f16, int d) {
+  if (f16)
+    return _mm512_cvtph_ps(_mm256_loadu_si256(
+        reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(row) + d)));
+  return _mm512_loadu_ps(static_cast<const float*>(row) + d);
+}
+
 }  // namespace
 
 HEARTH_ATTN_TARGET void attend_chunk_avx512(const AttnChunk& c, std::vector<float>& scratch) {
@@ -82,8 +90,8 @@ HEARTH_ATTN_TARGET void attend_chunk_avx512(const AttnChunk& c, std::vector<floa
 
   for (int j0 = 0; j0 < max_len; j0 += kKeys) {
     const int nk = std::min(kKeys, max_len - j0);
-    const float* vrow[kKeys];
-    const float* krow[kKeys];
+    const void* vrow[kKeys];
+    const void* krow[kKeys];
     for (int i = 0; i < kKeys; ++i) {
       const int j = j0 + std::min(i, nk - 1);  // past the end: any readable row, masked below
       krow[i] = c.key(j);
@@ -91,7 +99,7 @@ HEARTH_ATTN_TARGET void attend_chunk_avx512(const AttnChunk& c, std::vector<floa
     }
     for (int d0 = 0; d0 < hd; d0 += 16) {
       __m512 t[16];
-      for (int i = 0; i < 16; ++i) t[i] = _mm512_loadu_ps(krow[i] + d0);
+      for (int i = 0; i < 16; ++i) t[i] = load16(krow[i], c.f16, d0);
       transpose16(t);
       for (int i = 0; i < 16; ++i) _mm512_storeu_ps(kt + static_cast<size_t>(d0 + i) * kKeys, t[i]);
     }
@@ -142,7 +150,7 @@ HEARTH_ATTN_TARGET void attend_chunk_avx512(const AttnChunk& c, std::vector<floa
         for (int i = 0; i < nk; ++i) {
           __m512 vv[4];
           for (int v = 0; v < 4; ++v)
-            vv[v] = v < nv ? _mm512_loadu_ps(vrow[i] + d0 + 16 * v) : _mm512_setzero_ps();
+            vv[v] = v < nv ? load16(vrow[i], c.f16, d0 + 16 * v) : _mm512_setzero_ps();
           for (int x = 0; x < kRows; ++x) {
             const __m512 px = _mm512_set1_ps(p[x * kKeys + i]);
             for (int v = 0; v < 4; ++v) acc[x][v] = _mm512_fmadd_ps(px, vv[v], acc[x][v]);

@@ -14,15 +14,19 @@ struct AttnChunk {
   size_t q_stride = 0;
   int n_tok = 0, group = 1, head_dim = 0;
   const int32_t* pos = nullptr;  // token i attends to key positions 0..pos[i]
-  const float* k = nullptr;      // this KV head's row in cache slot 0
-  const float* v = nullptr;
-  size_t kv_stride = 0;            // floats from one slot to the next
+  const void* k = nullptr;       // this KV head's row in cache slot 0
+  const void* v = nullptr;
+  bool f16 = false;                // cache elements: f16 halves, else float32
+  size_t kv_stride = 0;            // elements from one slot to the next
   const int32_t* table = nullptr;  // the sequence's block table
   int block_size = 16;
   float scale = 1.0f;
 
-  const float* key(int j) const { return k + slot(j) * kv_stride; }
-  const float* value(int j) const { return v + slot(j) * kv_stride; }
+  const void* key(int j) const { return row(k, j); }
+  const void* value(int j) const { return row(v, j); }
+  const void* row(const void* base, int j) const {
+    return static_cast<const char*>(base) + slot(j) * kv_stride * (f16 ? 2 : 4);
+  }
   size_t slot(int j) const {
     return static_cast<size_t>(table[j / block_size]) * block_size + j % block_size;
   }

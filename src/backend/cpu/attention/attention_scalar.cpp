@@ -2,8 +2,16 @@
 #include <cmath>
 
 #include "backend/cpu/attention/attention_kernel.h"
+#include "util/half.h"
 
 namespace hearth::cpu {
+namespace {
+
+float element(const void* row, bool f16, int e) {
+  return f16 ? f16_to_f32(static_cast<const uint16_t*>(row)[e]) : static_cast<const float*>(row)[e];
+}
+
+}  // namespace
 
 void attend_chunk_scalar(const AttnChunk& c, std::vector<float>& scores) {
   const int hd = c.head_dim;
@@ -14,9 +22,9 @@ void attend_chunk_scalar(const AttnChunk& c, std::vector<float>& scores) {
       const float* qv = c.q + i * c.q_stride + static_cast<size_t>(g) * hd;
       float mx = -INFINITY;
       for (int j = 0; j < len; ++j) {
-        const float* kr = c.key(j);
+        const void* kr = c.key(j);
         float d = 0;
-        for (int e = 0; e < hd; ++e) d += qv[e] * kr[e];
+        for (int e = 0; e < hd; ++e) d += qv[e] * element(kr, c.f16, e);
         scores[j] = d * c.scale;
         mx = std::max(mx, scores[j]);
       }
@@ -29,9 +37,9 @@ void attend_chunk_scalar(const AttnChunk& c, std::vector<float>& scores) {
       float* o = c.out + i * c.q_stride + static_cast<size_t>(g) * hd;
       std::fill(o, o + hd, 0.0f);
       for (int j = 0; j < len; ++j) {
-        const float* vr = c.value(j);
+        const void* vr = c.value(j);
         const float p = scores[j] * inv;
-        for (int e = 0; e < hd; ++e) o[e] += p * vr[e];
+        for (int e = 0; e < hd; ++e) o[e] += p * element(vr, c.f16, e);
       }
     }
   }

@@ -2,10 +2,13 @@
 // Vector forms of the model's elementwise ops, for AVX-512 CPUs; the scalar loops in
 // cpu_backend.cpp remain the fallback and the reference.
 #include <cstddef>
+#include <cstdint>
 
 namespace hearth::cpu::simd {
 
 // out[i] = silu(gate[i]) * up[i]
 void swiglu_avx512(const float* gate, const float* up, size_t count, float* out);
+// Rounds to f16 (nearest, ties to even), as util/half.h's f32_to_f16 does.
+void f32_to_f16_avx512(const float* src, uint16_t* dst, size_t count);
 
 }  // namespace hearth::cpu::simd

@@ -22,4 +22,16 @@ __attribute__((target("avx512f"))) void swiglu_avx512(const float* gate, const f
   }
 }
 
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void f32_to_f16_avx512(const float* src,
+                                                                            uint16_t* dst,
+                                                                            size_t count) {
+  for (size_t i = 0; i < count; i += 16) {
+    const __mmask16 m = count - i >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                        : static_cast<__mmask16>((1u << (count - i)) - 1u);
+    const __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, src + i),
+                                      _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm256_mask_storeu_epi16(dst + i, m, h);
+  }
+}
+
 }  // namespace hearth::cpu::simd
