@@ -101,20 +101,27 @@ class JobReply : public PendingReply {
   ~JobReply() override { job_->cancel(); }
 
   bool wait(std::chrono::milliseconds timeout) override {
-    if (ready_) return true;
-    for (auto& item : job_->wait(timeout)) {
-      if (item.update.finished && !item.update.error.empty()) {
-        job_->cancel();
-        fail(item.update.raw_finish == FinishReason::Cancelled
-                 ? ApiError(503, "the request was cancelled: the server is shutting down",
-                            "server_error", "", "shutting_down")
-                 : server_error("generation failed: " + item.update.error));
-        return true;
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + timeout;
+    // The job wakes us at every token; keep collecting until it ends or the time is up.
+    while (!ready_ && !job_->finished()) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return false;
+      for (auto& item : job_->wait(left)) {
+        if (item.update.finished && !item.update.error.empty()) {
+          job_->cancel();
+          fail(item.update.raw_finish == FinishReason::Cancelled
+                   ? ApiError(503, "the request was cancelled: the server is shutting down",
+                              "server_error", "", "shutting_down")
+                   : server_error("generation failed: " + item.update.error));
+          return true;
+        }
+        usage_.completion_tokens += item.update.completion_tokens;
+        fmt_->add(item.choice, item.update);
       }
-      usage_.completion_tokens += item.update.completion_tokens;
-      fmt_->add(item.choice, item.update);
     }
-    if (!job_->finished()) return false;
+    if (ready_) return true;
     metrics_.add_tokens(static_cast<uint64_t>(usage_.prompt_tokens),
                         static_cast<uint64_t>(usage_.completion_tokens));
     metrics_.observe_request(

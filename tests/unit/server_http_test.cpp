@@ -351,6 +351,8 @@ TEST(ServerHttp, NonStreamingDisconnectCancelsTheWork) {
                    "application/json");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200);
+  ASSERT_FALSE(ok->body.empty());
+  EXPECT_EQ(ok->body[0], '{') << "a reply ready within one ping needs no keep-alive spaces";
   EXPECT_EQ(nlohmann::json::parse(ok->body)["object"], "chat.completion");
 }
 
