@@ -97,6 +97,18 @@ HEARTH_ATTN_TARGET void attend_chunk_avx512(const AttnChunk& c, std::vector<floa
       krow[i] = c.key(j);
       vrow[i] = c.value(j);
     }
+    // The cache rows of the next 16 keys: each is a short run (one head's slice) at a stride of
+    // the whole slot, which the hardware prefetchers do not follow well, and decode spends most
+    // of its attention time waiting for them otherwise.
+    const int row_bytes = hd * (c.f16 ? 2 : 4);
+    for (int j = j0 + kKeys; j < std::min(j0 + 2 * kKeys, max_len); ++j) {
+      const char* kp = static_cast<const char*>(c.key(j));
+      const char* vp = static_cast<const char*>(c.value(j));
+      for (int b = 0; b < row_bytes; b += 64) {
+        _mm_prefetch(kp + b, _MM_HINT_T0);
+        _mm_prefetch(vp + b, _MM_HINT_T0);
+      }
+    }
     for (int d0 = 0; d0 < hd; d0 += 16) {
       __m512 t[16];
       for (int i = 0; i < 16; ++i) t[i] = load16(krow[i], c.f16, d0);
