@@ -30,6 +30,14 @@ TEST(BenchCli, JsonListsEveryRequestedTestInOrder) {
   EXPECT_EQ(tests, (std::vector<std::string>{"pp8", "pp16", "tg4", "tg4_b2", "tg2"}));
   EXPECT_GT(j["read_bandwidth_gbs"].get<double>(), 0.0);
   EXPECT_GT(j["tg_bandwidth_fraction"].get<double>(), 0.0);
+  EXPECT_EQ(j["kv_type"], "f32");
+  // An f16 cache halves the KV bytes a decode step reads.
+  auto h = run_command(hearth_cmd("bench " + kDevB + " -p 0 -n 4 -r 1 -t 1 --kv-type f16 --json"));
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  auto jh = nlohmann::json::parse(h.out);
+  EXPECT_EQ(jh["kv_type"], "f16");
+  EXPECT_EQ(jh["results"][0]["test"], "tg4");
+  EXPECT_LT(jh["bytes_per_token"].get<double>(), j["bytes_per_token"].get<double>());
 }
 
 TEST(BenchCli, BadArgumentsGiveOneLineErrors) {

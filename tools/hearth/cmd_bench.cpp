@@ -19,6 +19,7 @@ struct BenchCliOpts {
   std::vector<int> prompts{512}, gens{128};
   int reps = 5, threads = 0, batch = 0;
   std::string device = "cpu";
+  std::string kv_type = "f32";
   bool json = false, quiet = false;
 };
 
@@ -33,6 +34,7 @@ int run_bench_cmd(const BenchCliOpts& o) {
   EngineOptions eo;
   eo.device = o.device;
   eo.threads = o.threads;
+  eo.kv_type = o.kv_type;
   eo.context = std::max(16, max_prompt + max_gen + 1);
   eo.max_batch_tokens = std::max(std::clamp(max_prompt, 1, 512), o.batch);
   if (o.batch > 0) {
@@ -85,6 +87,7 @@ int run_bench_cmd(const BenchCliOpts& o) {
       j["results"].push_back(
           {{"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}});
     j["device"] = engine.backend().name();
+    j["kv_type"] = o.kv_type;
     j["read_bandwidth_gbs"] = bw;
     j["bandwidth_source"] = device_bw ? "device_copy" : "host_read";
     j["bytes_per_token"] = bpt;
@@ -127,6 +130,8 @@ RegisterCommand reg(
           ->check(CLI::Range(0, 4096));
       app.add_option("-t,--threads", o->threads, "Threads (0: all cores)");
       app.add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
+      app.add_option("--kv-type", o->kv_type, "KV cache element type: f32 or f16")
+          ->capture_default_str();
       app.add_flag("--json", o->json, "Print one JSON object");
       app.add_flag("-q,--quiet", o->quiet, "No progress output");
       return [o] { return run_bench_cmd(*o); };
