@@ -321,7 +321,7 @@ TEST(ServerHttp, NonStreamingDisconnectCancelsTheWork) {
     req.set_header("Content-Type", "application/json");
     // End-of-turn tokens banned so every choice runs to max_tokens unless cancelled.
     nlohmann::json bias = {{"128009", -100}, {"128001", -100}, {"128008", -100}};
-    req.body = chat_body({{"max_tokens", 215}, {"n", 4}, {"logit_bias", bias}}).dump();
+    req.body = chat_body({{"max_tokens", 215}, {"n", 8}, {"logit_bias", bias}}).dump();
     std::string first;
     req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
       first.assign(d, n);
