@@ -26,6 +26,27 @@ ApiError server_error(const std::string& message) {
   return ApiError(500, message, "server_error");
 }
 
+ApiError shutting_down() {
+  return ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+}
+
+// How a job's failure reaches the client, streamed or not.
+ApiError job_error(const ChoiceUpdate& u) {
+  return u.raw_finish == FinishReason::Cancelled
+             ? ApiError(503, "the request was cancelled: the server is shutting down",
+                        "server_error", "", "shutting_down")
+             : server_error("generation failed: " + u.error);
+}
+
+// A request that ran to its end: its tokens and its latency.
+void record_finished(Metrics& metrics, const Usage& usage,
+                     std::chrono::steady_clock::time_point t0) {
+  metrics.add_tokens(static_cast<uint64_t>(usage.prompt_tokens),
+                     static_cast<uint64_t>(usage.completion_tokens));
+  metrics.observe_request(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
 // Streams one job through a formatter.
 class JobStream : public SseStream {
  public:
@@ -49,11 +70,7 @@ class JobStream : public SseStream {
     for (auto& item : job_->wait(timeout)) {
       if (item.update.finished && !item.update.error.empty()) {
         // Headers are gone already: report the failure in the stream, as OpenAI does.
-        ApiError e = item.update.raw_finish == FinishReason::Cancelled
-                         ? ApiError(503, "the request was cancelled: the server is shutting down",
-                                    "server_error", "", "shutting_down")
-                         : server_error("generation failed: " + item.update.error);
-        out += sse_event(e.body());
+        out += sse_event(job_error(item.update).body());
         job_->cancel();
         ended_ = true;
         return false;
@@ -64,10 +81,7 @@ class JobStream : public SseStream {
     if (job_->finished()) {
       if (include_usage_) out += sse_event(fmt_->stream_usage(usage_));
       out += kSseDone;
-      metrics_.add_tokens(static_cast<uint64_t>(usage_.prompt_tokens),
-                          static_cast<uint64_t>(usage_.completion_tokens));
-      metrics_.observe_request(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+      record_finished(metrics_, usage_, t0_);
       ended_ = true;
       return false;
     }
@@ -111,10 +125,7 @@ class JobReply : public PendingReply {
       for (auto& item : job_->wait(left)) {
         if (item.update.finished && !item.update.error.empty()) {
           job_->cancel();
-          fail(item.update.raw_finish == FinishReason::Cancelled
-                   ? ApiError(503, "the request was cancelled: the server is shutting down",
-                              "server_error", "", "shutting_down")
-                   : server_error("generation failed: " + item.update.error));
+          fail(job_error(item.update));
           return true;
         }
         usage_.completion_tokens += item.update.completion_tokens;
@@ -122,10 +133,7 @@ class JobReply : public PendingReply {
       }
     }
     if (ready_) return true;
-    metrics_.add_tokens(static_cast<uint64_t>(usage_.prompt_tokens),
-                        static_cast<uint64_t>(usage_.completion_tokens));
-    metrics_.observe_request(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+    record_finished(metrics_, usage_, t0_);
     status_ = 200;
     body_ = to_wire(fmt_->response(usage_));
     ready_ = true;
@@ -247,8 +255,7 @@ GenerationParams OpenAiService::base_params(const SamplingFields& s, int max_tok
 Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point t0) {
   ChatRequest r = parse_chat_request(parse_json_body(body), cfg_.vocab_size);
   check_model(r.model);
-  if (draining_)
-    throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+  if (draining_) throw shutting_down();
   std::vector<int32_t> prompt = chat_prompt(r);
   const int P = static_cast<int>(prompt.size());
   const int max_tokens = budget(P, r.s.max_tokens, cfg_.context, "messages");
@@ -291,8 +298,7 @@ Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point
 Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) {
   CompletionRequest r = parse_completion_request(parse_json_body(body), cfg_.vocab_size);
   check_model(r.model);
-  if (draining_)
-    throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+  if (draining_) throw shutting_down();
   const uint64_t seed = r.s.seed.value_or(random_seed());
   std::vector<ChoiceSpec> specs;
   CompletionFormat cf;
@@ -348,8 +354,7 @@ std::shared_ptr<GenerationJob> OpenAiService::start_job(std::vector<ChoiceSpec> 
   try {
     job->start(std::move(specs));
   } catch (const QueueFullError& e) {
-    if (draining_)
-      throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+    if (draining_) throw shutting_down();
     throw ApiError(429, std::string("the server is busy: ") + e.what(), "rate_limit_error", "",
                    "queue_full");
   } catch (const Error& e) {

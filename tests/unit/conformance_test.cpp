@@ -2,12 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
+#include "support/reference_logits.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -15,16 +15,7 @@ namespace {
 
 const std::string kData = HEARTH_TEST_DATA;
 
-nlohmann::json load_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
-float max_abs_diff(const float* a, const std::vector<float>& b) {
-  float m = 0;
-  for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
+using namespace hearth::testing;
 
 EngineOptions small_opts(int threads = 2) {
   EngineOptions o;
@@ -40,19 +31,10 @@ TEST(Conformance, DevAEveryPositionOfEveryPrompt) {
   const int64_t V = engine.config().vocab_size;
   ASSERT_EQ(V, 512);
   for (auto& [name, prompt] : ref["prompts"].items()) {
-    std::vector<int32_t> ids = prompt.get<std::vector<int32_t>>();
-    Session s(engine.model(), engine.cache(), engine.context());
-    std::vector<float> logits = s.feed(ids, /*all_logits=*/true);
-    const auto& expected = ref["logits"][name];
-    ASSERT_EQ(expected.size(), ids.size());
-    float worst = 0;
-    for (size_t p = 0; p < ids.size(); ++p) {
-      auto row = expected[p].get<std::vector<float>>();
-      ASSERT_EQ(static_cast<int64_t>(row.size()), V);
-      worst = std::max(worst, max_abs_diff(logits.data() + p * V, row));
-    }
+    const float worst = prompt_logit_diff(engine, ref, name);
     EXPECT_LT(worst, 1e-3f) << name;
-    std::printf("devA %s: max |diff| = %.3g over %zu positions\n", name.c_str(), worst, ids.size());
+    std::printf("devA %s: max |diff| = %.3g over %zu positions\n", name.c_str(), worst,
+                prompt.size());
   }
 }
 
@@ -85,15 +67,8 @@ TEST(Conformance, DevAWithF16KvCache) {
   o.kv_type = "f16";
   Engine engine(kData + "/devA", o);
   ASSERT_EQ(engine.cache().dtype(), DType::F16);
-  const int64_t V = engine.config().vocab_size;
   for (auto& [name, prompt] : ref["prompts"].items()) {
-    std::vector<int32_t> ids = prompt.get<std::vector<int32_t>>();
-    Session s(engine.model(), engine.cache(), engine.context());
-    std::vector<float> logits = s.feed(ids, /*all_logits=*/true);
-    float worst = 0;
-    for (size_t p = 0; p < ids.size(); ++p)
-      worst = std::max(worst, max_abs_diff(logits.data() + p * V,
-                                           ref["logits"][name][p].get<std::vector<float>>()));
+    const float worst = prompt_logit_diff(engine, ref, name);
     EXPECT_LT(worst, 1e-2f) << name;
     std::printf("devA %s, f16 KV: max |diff| = %.3g\n", name.c_str(), worst);
   }

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -21,6 +20,7 @@
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
+#include "support/reference_logits.h"
 #ifdef HEARTH_HAVE_CUDA
 #include "backend/cuda/blocks.cuh"
 #include "backend/cuda/cuda_backend.h"
@@ -434,16 +434,9 @@ TEST(CudaOps, AutoPicksTheGpu) {
 
 // ---- whole models against transformers' float32 logits ----
 
-nlohmann::json load_json(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
-float max_abs_diff(const float* a, const std::vector<float>& b) {
-  float m = 0;
-  for (size_t i = 0; i < b.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-  return m;
-}
+using hearth::testing::load_json;
+using hearth::testing::max_abs_diff;  // the (const float*, vector) form, beside the one above
+using hearth::testing::prompt_logit_diff;
 
 EngineOptions gpu_opts() {
   EngineOptions o;
@@ -473,22 +466,11 @@ TEST(CudaModel, DevAEveryPositionOfEveryPrompt) {
   auto ref = load_json(kData + "/devA/reference.json");
   Engine engine(kData + "/devA", gpu_opts());
   ASSERT_EQ(engine.backend().name(), "cuda");
-  const int64_t V = engine.config().vocab_size;
   for (auto& [name, prompt] : ref["prompts"].items()) {
-    std::vector<int32_t> ids = prompt.get<std::vector<int32_t>>();
-    Session s(engine.model(), engine.cache(), engine.context());
-    std::vector<float> logits = s.feed(ids, /*all_logits=*/true);
-    const auto& expected = ref["logits"][name];
-    ASSERT_EQ(expected.size(), ids.size());
-    float worst = 0;
-    for (size_t p = 0; p < ids.size(); ++p) {
-      auto row = expected[p].get<std::vector<float>>();
-      ASSERT_EQ(static_cast<int64_t>(row.size()), V);
-      worst = std::max(worst, max_abs_diff(logits.data() + p * V, row));
-    }
+    const float worst = prompt_logit_diff(engine, ref, name);
     EXPECT_LT(worst, kModelTol) << name;
     std::printf("cuda devA %s: max |diff| = %.3g over %zu positions\n", name.c_str(), worst,
-                ids.size());
+                prompt.size());
   }
 }
 
