@@ -38,12 +38,15 @@ Matrix make_matrix(DType type, int64_t rows, int64_t cols, std::mt19937& rng) {
 TEST(CpuMatmulShared, EqualsSeparateProductsForMixedTypes) {
   const int64_t cols = 512;
   std::mt19937 rng(11);
-  // The Q4_K_M mix puts Q4_K and Q6_K side by side; Q8_0 and F32 want other activation formats.
+  // The Q4_K_M mix puts Q4_K and Q6_K side by side; Q8_0 and F32 want other activation formats;
+  // two matrices of one type in a row reuse the input packed for the first.
   std::vector<Matrix> ms;
   ms.push_back(make_matrix(DType::Q4_K, 96, cols, rng));
+  ms.push_back(make_matrix(DType::Q4_K, 48, cols, rng));
   ms.push_back(make_matrix(DType::Q6_K, 40, cols, rng));
   ms.push_back(make_matrix(DType::Q8_0, 24, cols, rng));
   ms.push_back(make_matrix(DType::F32, 17, cols, rng));
+  ms.push_back(make_matrix(DType::Q4_K, 32, cols, rng));  // after others: the Q4_K packing again
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (int n : {1, 3, 40}) {  // 40 tokens: the GEMM path where the CPU has one
     std::vector<float> x(static_cast<size_t>(n) * cols);

@@ -39,8 +39,9 @@ class CpuBackend : public Backend {
   ThreadPool& pool() { return pool_; }
 
  private:
-  // The prefill path: false when this weight type or token count has no GEMM kernel.
-  bool try_gemm(const Weight& w, const float* x, int n, float* y);
+  // The prefill path: false when this weight type or token count has no GEMM kernel. Products of
+  // one input share `packed_for` (the kernel whose packing the workspace holds) to pack it once.
+  bool try_gemm(const Weight& w, const float* x, int n, float* y, const void** packed_for);
 
   ThreadPool pool_;
   std::vector<float> inv_freq_;

@@ -28,7 +28,8 @@ void CpuBackend::matmul(const Weight& w, const float* x, int n, float* y) {
   matmul_shared_input({{&w, y}}, x, n);
 }
 
-bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y) {
+bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y,
+                          const void** packed_for) {
   if (n <= 1) return false;
   const gemm::GemmKernel* g = gemm::gemm_kernel(w.dtype);
   if (g == nullptr || n < g->min_tokens) return false;
@@ -36,15 +37,20 @@ bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y) {
   const size_t act = align_up(g->act_bytes(cols, n));
   const size_t scratch = align_up(g->scratch_bytes(cols, n));
   const size_t total = act + scratch * static_cast<size_t>(pool_.size()) + kAlign;
-  if (act_scratch_.size() < total) act_scratch_.resize(total);
+  const bool grew = act_scratch_.size() < total;
+  if (grew) act_scratch_.resize(total);
   const auto addr = reinterpret_cast<uintptr_t>(act_scratch_.data());
   uint8_t* base = act_scratch_.data() + (align_up(addr) - addr);
-  pool_.parallel_for(
-      static_cast<size_t>(n),
-      [&](size_t b, size_t e, int) {
-        g->pack_act(x, cols, n, static_cast<int>(b), static_cast<int>(e), base);
-      },
-      static_cast<size_t>(g->tile_tokens));
+  // The previous product of the same input and kernel left this packing in place.
+  if (grew || packed_for == nullptr || *packed_for != g) {
+    pool_.parallel_for(
+        static_cast<size_t>(n),
+        [&](size_t b, size_t e, int) {
+          g->pack_act(x, cols, n, static_cast<int>(b), static_cast<int>(e), base);
+        },
+        static_cast<size_t>(g->tile_tokens));
+    if (packed_for != nullptr) *packed_for = g;
+  }
   pool_.parallel_for(
       static_cast<size_t>(rows),
       [&](size_t r0, size_t r1, int thread) {
@@ -57,8 +63,9 @@ bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y) {
 
 void CpuBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
   std::vector<MatmulOut> rest;
+  const void* packed_for = nullptr;  // the kernel whose packing of x the workspace holds
   for (const MatmulOut& o : outs)
-    if (!try_gemm(*o.w, x, n, o.y)) rest.push_back(o);
+    if (!try_gemm(*o.w, x, n, o.y, &packed_for)) rest.push_back(o);
   if (rest.empty()) return;
   const int64_t cols = rest[0].w->cols;
   for (const MatmulOut& o : rest)
