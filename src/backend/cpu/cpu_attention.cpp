@@ -53,7 +53,7 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
       c.group = group;
       c.head_dim = hd;
       c.pos = batch_.pos.data() + tk.t0;
-      const size_t elem = c.f16 ? 2 : 4, head = static_cast<size_t>(tk.kvh) * hd * elem;
+      const size_t head = static_cast<size_t>(tk.kvh) * hd * c.elem_bytes();
       c.k = static_cast<const char*>(kv.k) + head;
       c.v = static_cast<const char*>(kv.v) + head;
       c.kv_stride = kv_dim;

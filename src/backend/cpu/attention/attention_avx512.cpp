@@ -100,7 +100,7 @@ HEARTH_ATTN_TARGET void attend_chunk_avx512(const AttnChunk& c, std::vector<floa
     // The cache rows of the next 16 keys: each is a short run (one head's slice) at a stride of
     // the whole slot, which the hardware prefetchers do not follow well, and decode spends most
     // of its attention time waiting for them otherwise.
-    const int row_bytes = hd * (c.f16 ? 2 : 4);
+    const int row_bytes = hd * static_cast<int>(c.elem_bytes());
     for (int j = j0 + kKeys; j < std::min(j0 + 2 * kKeys, max_len); ++j) {
       const char* kp = static_cast<const char*>(c.key(j));
       const char* vp = static_cast<const char*>(c.value(j));

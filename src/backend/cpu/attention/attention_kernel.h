@@ -25,8 +25,9 @@ struct AttnChunk {
   const void* key(int j) const { return row(k, j); }
   const void* value(int j) const { return row(v, j); }
   const void* row(const void* base, int j) const {
-    return static_cast<const char*>(base) + slot(j) * kv_stride * (f16 ? 2 : 4);
+    return static_cast<const char*>(base) + slot(j) * kv_stride * elem_bytes();
   }
+  size_t elem_bytes() const { return f16 ? 2 : 4; }
   size_t slot(int j) const {
     return static_cast<size_t>(table[j / block_size]) * block_size + j % block_size;
   }
