@@ -16,8 +16,9 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/quant/quant.h"
+#include "backend/cpu/vec_dot/vec_dot.h"
 #include "format/dtype.h"
+#include "quant/quantize.h"
 
 namespace hearth {
 namespace {
@@ -86,13 +87,13 @@ void BM_gemm(benchmark::State& state) {
 void BM_vecdot_loop(benchmark::State& state) {
   Problem p = make_problem(static_cast<DType>(state.range(0)), state.range(1), state.range(2),
                            static_cast<int>(state.range(3)));
-  const DType at = quant::vec_dot_type(p.type);
+  const DType at = cpu::vec_dot_type(p.type);
   const size_t ab = dtype_row_bytes(at, p.k), rb = dtype_row_bytes(p.type, p.k);
   std::vector<float> act((ab * p.n + 3) / 4 + 1);
   auto* a = reinterpret_cast<uint8_t*>(act.data());
-  const quant::VecDotFn dot = quant::vec_dot_fn(p.type);
+  const cpu::VecDotFn dot = cpu::vec_dot_fn(p.type);
   for (auto _ : state) {
-    for (int t = 0; t < p.n; ++t) quant::quantize_activation(at, &p.x[t * p.k], a + t * ab, p.k);
+    for (int t = 0; t < p.n; ++t) cpu::quantize_activation(at, &p.x[t * p.k], a + t * ab, p.k);
     for (int64_t r = 0; r < p.rows; ++r)
       for (int t = 0; t < p.n; ++t) p.y[t * p.rows + r] = dot(p.w.get() + r * rb, a + t * ab, p.k);
     benchmark::DoNotOptimize(p.y.data());

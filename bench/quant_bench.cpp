@@ -20,10 +20,12 @@
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
-#include "backend/cpu/quant/quant.h"
+#include "backend/cpu/vec_dot/vec_dot.h"
 #include "format/dtype.h"
+#include "quant/quantize.h"
 
-namespace hearth::quant {
+namespace hearth::cpu {
+using namespace hearth::quant;
 namespace {
 
 size_t matrix_bytes() {
@@ -186,4 +188,4 @@ bool register_all() {
 const bool g_registered = register_all();
 
 }  // namespace
-}  // namespace hearth::quant
+}  // namespace hearth::cpu

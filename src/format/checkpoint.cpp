@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "quant/half.h"
 #include "util/error.h"
-#include "util/half.h"
 
 namespace fs = std::filesystem;
 

@@ -3,38 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "util/error.h"
-
 namespace hearth {
-
-const DTypeInfo& dtype_info(DType t) {
-  static const DTypeInfo f32{"F32", 1, 4}, f16{"F16", 1, 2}, bf16{"BF16", 1, 2},
-      q4_0{"Q4_0", 32, 18}, q8_0{"Q8_0", 32, 34}, q4_k{"Q4_K", 256, 144}, q6_k{"Q6_K", 256, 210},
-      q8_k{"Q8_K", 256, 292};
-  switch (t) {
-    case DType::F32:
-      return f32;
-    case DType::F16:
-      return f16;
-    case DType::BF16:
-      return bf16;
-    case DType::Q4_0:
-      return q4_0;
-    case DType::Q8_0:
-      return q8_0;
-    case DType::Q4_K:
-      return q4_k;
-    case DType::Q6_K:
-      return q6_k;
-    case DType::Q8_K:
-      return q8_k;
-  }
-  throw Error("internal: unknown dtype " + std::to_string(static_cast<uint32_t>(t)));
-}
-
-const char* dtype_name(DType t) {
-  return dtype_info(t).name;
-}
 
 std::optional<DType> dtype_from_ggml(uint32_t id) {
   switch (id) {
@@ -76,15 +45,6 @@ std::optional<DType> dtype_from_name(const std::string& name) {
                   DType::Q6_K, DType::Q8_K})
     if (up == dtype_name(t)) return t;
   return std::nullopt;
-}
-
-bool is_quantized(DType t) {
-  return dtype_info(t).block_size > 1;
-}
-
-size_t dtype_row_bytes(DType t, int64_t n) {
-  const auto& i = dtype_info(t);
-  return static_cast<size_t>(n / i.block_size) * i.block_bytes;
 }
 
 }  // namespace hearth

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <filesystem>
 
-#include "backend/cpu/quant/quant.h"
 #include "format/gguf_writer.h"
 #include "format/tokenizer_meta.h"
 #include "model/rope.h"
+#include "quant/quantize.h"
 #include "util/error.h"
 #include "util/progress.h"
 #include "util/thread_pool.h"

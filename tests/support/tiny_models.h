@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "format/gguf_writer.h"
-#include "util/half.h"
+#include "quant/half.h"
 
 namespace hearth::testing {
 

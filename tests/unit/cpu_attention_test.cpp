@@ -16,7 +16,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/cpu_features.h"
 #include "backend/cpu/simd/exp_avx512.h"
-#include "util/half.h"
+#include "quant/half.h"
 
 namespace hearth {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/quant/quant.h"
+#include "quant/quantize.h"
 
 namespace hearth {
 namespace {

@@ -15,8 +15,8 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
-#include "backend/cpu/quant/quant.h"
 #include "kv/kv_cache.h"
+#include "quant/quantize.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"

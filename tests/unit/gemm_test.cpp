@@ -21,11 +21,12 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/cpu_features.h"
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/quant.h"
+#include "backend/cpu/vec_dot/vec_dot.h"
 #include "format/dtype.h"
+#include "quant/blocks.h"
+#include "quant/half.h"
+#include "quant/quantize.h"
 #include "util/error.h"
-#include "util/half.h"
 
 namespace hearth::gemm {
 namespace {
@@ -101,9 +102,9 @@ struct Reference {
   std::vector<double> bound;
 };
 Reference reference(DType t, const uint8_t* w, int64_t rows, int64_t k, const float* x, int n) {
-  const DType at = quant::vec_dot_type(t);
+  const DType at = cpu::vec_dot_type(t);
   const size_t row_bytes = dtype_row_bytes(t, k), act_bytes = dtype_row_bytes(at, k);
-  const quant::VecDotFn dot = quant::vec_dot_fn(t, SimdLevel::kScalar);
+  const cpu::VecDotFn dot = cpu::vec_dot_fn(t, SimdLevel::kScalar);
   Buffer act = aligned_buffer(act_bytes * static_cast<size_t>(n));
   std::vector<float> xd(static_cast<size_t>(n * k)), wd(static_cast<size_t>(k));
   for (int t2 = 0; t2 < n; ++t2) {

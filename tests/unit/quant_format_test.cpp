@@ -7,9 +7,9 @@
 #include <cstring>
 #include <vector>
 
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/quant.h"
 #include "format/dtype.h"
+#include "quant/blocks.h"
+#include "quant/quantize.h"
 
 namespace hearth::quant {
 namespace {

@@ -9,10 +9,10 @@
 #include <random>
 #include <vector>
 
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/quant.h"
 #include "format/dtype.h"
-#include "util/half.h"
+#include "quant/blocks.h"
+#include "quant/half.h"
+#include "quant/quantize.h"
 
 namespace hearth::quant {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "util/half.h"
+#include "quant/half.h"
 
 namespace hearth {
 namespace {

@@ -6,10 +6,10 @@
 #include <new>
 
 #include "backend/cpu/cpu_features.h"
-#include "backend/cpu/quant/quant.h"
 #include "backend/cpu/simd/elementwise.h"
+#include "quant/half.h"
+#include "quant/quantize.h"
 #include "util/error.h"
-#include "util/half.h"
 
 namespace hearth {
 

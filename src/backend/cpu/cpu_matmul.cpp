@@ -11,7 +11,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/gemm/gemm.h"
-#include "backend/cpu/quant/quant.h"
+#include "backend/cpu/vec_dot/vec_dot.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -81,7 +81,7 @@ void CpuBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const f
   std::vector<size_t> act_of(rest.size());
   size_t scratch = 0;
   for (size_t i = 0; i < rest.size(); ++i) {
-    const DType t = quant::vec_dot_type(rest[i].w->dtype);
+    const DType t = cpu::vec_dot_type(rest[i].w->dtype);
     size_t k = 0;
     while (k < acts.size() && acts[k].type != t) ++k;
     if (k == acts.size()) {
@@ -101,7 +101,7 @@ void CpuBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const f
     offset += align_up(a.row_bytes * static_cast<size_t>(n));
     pool_.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e, int) {
       for (size_t t = b; t < e; ++t)
-        quant::quantize_activation(a.type, x + t * cols, dst + t * a.row_bytes, cols);
+        cpu::quantize_activation(a.type, x + t * cols, dst + t * a.row_bytes, cols);
     });
     a.data = dst;
   }
@@ -117,7 +117,7 @@ void CpuBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const f
       if (lo >= hi) continue;
       const MatmulOut& o = rest[i];
       const Act& a = acts[act_of[i]];
-      const quant::VecDotFn dot = quant::vec_dot_fn(o.w->dtype);
+      const cpu::VecDotFn dot = cpu::vec_dot_fn(o.w->dtype);
       const size_t row_bytes = dtype_row_bytes(o.w->dtype, cols);
       const auto* base = static_cast<const uint8_t*>(o.w->data);
       const size_t rows = static_cast<size_t>(o.w->rows);

@@ -2,7 +2,7 @@
 #include <cmath>
 
 #include "backend/cpu/attention/attention_kernel.h"
-#include "util/half.h"
+#include "quant/half.h"
 
 namespace hearth::cpu {
 namespace {

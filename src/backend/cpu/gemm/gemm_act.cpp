@@ -4,10 +4,10 @@
 
 #include <cstring>
 
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/quant.h"
+#include "backend/cpu/vec_dot/vec_dot.h"
 #include "format/dtype.h"
-#include "util/half.h"
+#include "quant/blocks.h"
+#include "quant/half.h"
 
 namespace hearth::gemm::detail {
 
@@ -19,7 +19,7 @@ void pack_act_q8_0(const float* x, int64_t k, int n, int t0, int t1, uint8_t* ac
   const size_t unit = act_unit_bytes_q8_0(tile);
   for (int t = t0; t < t1; ++t) {
     auto* row = reinterpret_cast<quant::BlockQ8_0*>(tmp + static_cast<size_t>(t) * row_bytes);
-    quant::quantize_activation(DType::Q8_0, x + static_cast<int64_t>(t) * k, row, k);
+    cpu::quantize_activation(DType::Q8_0, x + static_cast<int64_t>(t) * k, row, k);
     const int g = t / tile, c = t % tile;
     uint8_t* rec = act + static_cast<size_t>(static_cast<int64_t>(g) * nb) * unit;
     for (int64_t b = 0; b < nb; ++b, rec += unit) {
@@ -40,7 +40,7 @@ void pack_act_q8_k(const float* x, int64_t k, int n, int t0, int t1, uint8_t* ac
   const size_t unit = act_unit_bytes_q8_k(tile);
   for (int t = t0; t < t1; ++t) {
     auto* row = reinterpret_cast<quant::BlockQ8_K*>(tmp + static_cast<size_t>(t) * row_bytes);
-    quant::quantize_activation(DType::Q8_K, x + static_cast<int64_t>(t) * k, row, k);
+    cpu::quantize_activation(DType::Q8_K, x + static_cast<int64_t>(t) * k, row, k);
     const int g = t / tile, c = t % tile;
     uint8_t* rec = act + static_cast<size_t>(static_cast<int64_t>(g) * nb) * unit;
     for (int64_t b = 0; b < nb; ++b, rec += unit) {

@@ -2,7 +2,7 @@
 // Activation layouts of the GEMM kernels. Tokens are grouped by `tile` (the kernel's widest tile);
 // group g's data for k unit u (a quant block, or one element for floats) lies at
 // act + (g * units + u) * unit_bytes, so a tile walks one contiguous stream and finds token c of
-// the group at a fixed offset. Quantized activations are the bytes quant::quantize_activation
+// the group at a fixed offset. Quantized activations are the bytes cpu::quantize_activation
 // writes, regrouped, plus per-block terms the kernels fold in: the Q8_0 scale as a float and the
 // offset correction of unsigned weights.
 #include <cstddef>

@@ -21,9 +21,9 @@
 
 #include "backend/cpu/gemm/gemm_act.h"
 #include "backend/cpu/gemm/gemm_kernels.h"
-#include "backend/cpu/quant/blocks.h"
 #include "format/dtype.h"
-#include "util/half.h"
+#include "quant/blocks.h"
+#include "quant/half.h"
 
 #define HEARTH_GEMM_TARGET __attribute__((target("avx2,fma,f16c")))
 #define HEARTH_GEMM_NO_AVX512

@@ -12,8 +12,8 @@
 
 #include "backend/cpu/gemm/gemm_act.h"
 #include "backend/cpu/gemm/gemm_kernels.h"
-#include "backend/cpu/quant/blocks.h"
 #include "format/dtype.h"
+#include "quant/blocks.h"
 
 #define HEARTH_GEMM_TARGET \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))

@@ -8,7 +8,7 @@ namespace hearth::cpu::simd {
 
 // out[i] = silu(gate[i]) * up[i]
 void swiglu_avx512(const float* gate, const float* up, size_t count, float* out);
-// Rounds to f16 (nearest, ties to even), as util/half.h's f32_to_f16 does.
+// Rounds to f16 (nearest, ties to even), as quant/half.h's f32_to_f16 does.
 void f32_to_f16_avx512(const float* src, uint16_t* dst, size_t count);
 
 }  // namespace hearth::cpu::simd

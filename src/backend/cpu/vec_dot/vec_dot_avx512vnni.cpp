@@ -1,4 +1,4 @@
-// AVX-512 (F/BW/VL/DQ) kernels without VNNI: integer products through vpmaddubsw/vpmaddwd.
+// AVX-512 kernels with VNNI: vpdpbusd / vpdpwssd fuse the integer multiply-accumulate chains.
 // GCC 12's _mm512_undefined_* self-initialise and trip -Wuninitialized when inlined (GCC PR
 // 105593); the pragma must precede the header since the warning points into it.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -8,20 +8,22 @@
 #include <cassert>
 #include <cstring>
 
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/kernels.h"
+#include "backend/cpu/vec_dot/kernels.h"
+#include "quant/blocks.h"
 
-#define HEARTH_QK_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")))
-#define HEARTH_QK_VNNI 0
+#define HEARTH_QK_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+#define HEARTH_QK_VNNI 1
 
-namespace hearth::quant::detail {
+namespace hearth::cpu::detail {
+using namespace hearth::quant;
 namespace {
-#include "backend/cpu/quant/vec_dot_avx512_impl.h"
+#include "backend/cpu/vec_dot/vec_dot_avx512_impl.h"
 }  // namespace
 
-const KernelSet kAvx512Kernels = {
+const KernelSet kAvx512VnniKernels = {
     dot_q4_0_q8_0, dot_q8_0_q8_0, dot_q4_k_q8_k, dot_q6_k_q8_k, dot_f32,
     dot_f16,       dot_bf16,      quantize_q8_0, quantize_q8_k,
 };
 
-}  // namespace hearth::quant::detail
+}  // namespace hearth::cpu::detail

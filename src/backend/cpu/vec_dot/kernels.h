@@ -1,17 +1,10 @@
 #pragma once
-// Internal to quant/: the per-format reference routines and the kernel table of each SIMD level.
+// Internal to vec_dot/: the kernel table of each SIMD level.
 #include <cstdint>
 
-#include "backend/cpu/quant/quant.h"
+#include "backend/cpu/vec_dot/vec_dot.h"
 
-namespace hearth::quant::detail {
-
-// Reference quantizers (quantize_ref.cpp, quantize_k.cpp).
-void quantize_q8_0_ref(const float* x, void* dst, int64_t n);
-void quantize_q4_0_ref(const float* x, void* dst, int64_t n);
-void quantize_q8_k_ref(const float* x, void* dst, int64_t n);
-void quantize_q4_k_ref(const float* x, void* dst, int64_t n);
-void quantize_q6_k_ref(const float* x, void* dst, int64_t n);
+namespace hearth::cpu::detail {
 
 using QuantizeFn = void (*)(const float* x, void* dst, int64_t n);
 
@@ -33,4 +26,4 @@ extern const KernelSet kAvx2Kernels;
 extern const KernelSet kAvx512Kernels;
 extern const KernelSet kAvx512VnniKernels;
 
-}  // namespace hearth::quant::detail
+}  // namespace hearth::cpu::detail

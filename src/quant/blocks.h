@@ -1,17 +1,21 @@
 #pragma once
 // Block layouts of the quantized formats, byte for byte those of GGUF/ggml (a tensor in a GGUF
-// file is an array of these). All f16 fields are IEEE half bit patterns.
-#include <bit>
+// file is an array of these), and the K-quant scale decoding. All f16 fields are IEEE half bit
+// patterns. C++17 and __host__ __device__ (quant/portable.h), so CUDA code can share them.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
-#include "util/half.h"
+#include "quant/half.h"
+#include "quant/portable.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "GGUF blocks are little-endian"
+#endif
 
 namespace hearth::quant {
 
-inline constexpr int kQK0 = 32;   // elements per Q4_0 / Q8_0 block
-inline constexpr int kQKK = 256;  // elements per K-quant super-block
+constexpr int kQK0 = 32;   // elements per Q4_0 / Q8_0 block
+constexpr int kQKK = 256;  // elements per K-quant super-block
 
 // value[i] = d * qs[i]
 struct BlockQ8_0 {
@@ -56,19 +60,20 @@ struct BlockQ8_K {
   int16_t bsums[kQKK / 16];
 };
 
-static_assert(std::endian::native == std::endian::little, "GGUF blocks are little-endian");
-static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2);
-static_assert(sizeof(BlockQ4_0) == 18 && offsetof(BlockQ4_0, qs) == 2);
+static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2, "Q8_0 layout");
+static_assert(sizeof(BlockQ4_0) == 18 && offsetof(BlockQ4_0, qs) == 2, "Q4_0 layout");
 static_assert(sizeof(BlockQ4_K) == 144 && offsetof(BlockQ4_K, scales) == 4 &&
-              offsetof(BlockQ4_K, qs) == 16);
+                  offsetof(BlockQ4_K, qs) == 16,
+              "Q4_K layout");
 static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, qh) == 128 &&
-              offsetof(BlockQ6_K, scales) == 192 && offsetof(BlockQ6_K, d) == 208);
-static_assert(sizeof(BlockQ8_K) == 292 && offsetof(BlockQ8_K, bsums) == 260);
+                  offsetof(BlockQ6_K, scales) == 192 && offsetof(BlockQ6_K, d) == 208,
+              "Q6_K layout");
+static_assert(sizeof(BlockQ8_K) == 292 && offsetof(BlockQ8_K, bsums) == 260, "Q8_K layout");
 
 // Sub-block j's 6-bit scale and min. Bytes 0-3: low 6 bits = sc[0..3], bytes 4-7: low 6 bits =
 // m[0..3]; bytes 8-11: low nibble = low 4 bits of sc[4..7], high nibble = low 4 bits of m[4..7];
 // the top 2 bits of bytes 0-3 / 4-7 are the high 2 bits of sc[4..7] / m[4..7].
-inline void q4k_scale_min(int j, const uint8_t* s, uint8_t* sc, uint8_t* m) {
+HEARTH_HD inline void q4k_scale_min(int j, const uint8_t* s, uint8_t* sc, uint8_t* m) {
   if (j < 4) {
     *sc = s[j] & 63;
     *m = s[j + 4] & 63;
@@ -79,16 +84,13 @@ inline void q4k_scale_min(int j, const uint8_t* s, uint8_t* sc, uint8_t* m) {
 }
 
 // All eight scales and mins at once, word-parallel: the low word holds sc[0..7] (byte j = sc[j]),
-// the high word m[0..7]. Kernels move the two words straight into a vector register.
+// the high word m[0..7]. Vector kernels move the two words straight into a register.
 struct Q4KScales {
   uint64_t sc;
   uint64_t m;
 };
-inline Q4KScales q4k_unpack_scales(const uint8_t* s) {
-  uint32_t w0, w1, w2;
-  std::memcpy(&w0, s, 4);
-  std::memcpy(&w1, s + 4, 4);
-  std::memcpy(&w2, s + 8, 4);
+HEARTH_HD inline Q4KScales q4k_unpack_scales(const uint8_t* s) {
+  const uint32_t w0 = load_u32(s), w1 = load_u32(s + 4), w2 = load_u32(s + 8);
   const uint32_t sc_lo = w0 & 0x3f3f3f3fu;
   const uint32_t m_lo = w1 & 0x3f3f3f3fu;
   const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | (((w0 >> 6) & 0x03030303u) << 4);
@@ -98,11 +100,9 @@ inline Q4KScales q4k_unpack_scales(const uint8_t* s) {
 
 // Round half to even through the float adder, exactly as ggml's nearest_int does (valid for
 // |x| < 2^22; outside that it returns the same garbage ggml does, without undefined behaviour).
-inline int nearest_int(float x) {
-  float v = x + 12582912.f;
-  int32_t i;
-  std::memcpy(&i, &v, 4);
-  return (i & 0x007fffff) - 0x00400000;
+HEARTH_HD inline int nearest_int(float x) {
+  const uint32_t i = float_bits(x + 12582912.f);
+  return static_cast<int>(i & 0x007fffff) - 0x00400000;
 }
 
 }  // namespace hearth::quant

@@ -12,12 +12,14 @@
 #include <vector>
 
 #include "backend/cpu/cpu_features.h"
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/quant.h"
+#include "backend/cpu/vec_dot/vec_dot.h"
 #include "format/dtype.h"
-#include "util/half.h"
+#include "quant/blocks.h"
+#include "quant/half.h"
+#include "quant/quantize.h"
 
-namespace hearth::quant {
+namespace hearth::cpu {
+using namespace hearth::quant;
 namespace {
 
 using cpu::SimdLevel;
@@ -277,4 +279,4 @@ TEST(QuantVecDot, ActivationQuantizersMatchReferenceBytes) {
 }
 
 }  // namespace
-}  // namespace hearth::quant
+}  // namespace hearth::cpu

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstring>
 
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/kernels.h"
+#include "quant/blocks.h"
+#include "quant/reference.h"
 
 namespace hearth::quant::detail {
 namespace {

@@ -3,10 +3,12 @@
 #include <cassert>
 #include <cstring>
 
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/kernels.h"
+#include "backend/cpu/vec_dot/kernels.h"
+#include "quant/blocks.h"
+#include "quant/quantize.h"
 
-namespace hearth::quant::detail {
+namespace hearth::cpu::detail {
+using namespace hearth::quant;
 namespace {
 
 float dot_q4_0_q8_0(const void* w, const void* a, int64_t n) {
@@ -120,11 +122,20 @@ float dot_bf16(const void* w, const void* a, int64_t n) {
   return sum;
 }
 
+// The reference quantizers are the portable activation quantizers.
+void quantize_q8_0(const float* x, void* dst, int64_t n) {
+  quantize_row(DType::Q8_0, x, dst, n);
+}
+
+void quantize_q8_k(const float* x, void* dst, int64_t n) {
+  quantize_row(DType::Q8_K, x, dst, n);
+}
+
 }  // namespace
 
 const KernelSet kScalarKernels = {
-    dot_q4_0_q8_0, dot_q8_0_q8_0, dot_q4_k_q8_k,     dot_q6_k_q8_k,     dot_f32,
-    dot_f16,       dot_bf16,      quantize_q8_0_ref, quantize_q8_k_ref,
+    dot_q4_0_q8_0, dot_q8_0_q8_0, dot_q4_k_q8_k, dot_q6_k_q8_k, dot_f32,
+    dot_f16,       dot_bf16,      quantize_q8_0, quantize_q8_k,
 };
 
-}  // namespace hearth::quant::detail
+}  // namespace hearth::cpu::detail

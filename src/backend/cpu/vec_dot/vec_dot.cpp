@@ -1,27 +1,26 @@
-// Public entry points: the reference quantizer by type, and the dispatch of dot products and
-// activation quantization to the kernel table of the current SIMD level.
-#include "backend/cpu/quant/quant.h"
+// The dispatch of dot products and activation quantization to the kernel table of the current
+// SIMD level.
+#include "backend/cpu/vec_dot/vec_dot.h"
 
 #include <cassert>
 #include <cstring>
 #include <string>
 
-#include "backend/cpu/quant/kernels.h"
+#include "backend/cpu/vec_dot/kernels.h"
 #include "util/error.h"
-#include "util/half.h"
 
-namespace hearth::quant {
+namespace hearth::cpu {
 namespace {
 
-const detail::KernelSet& kernels(cpu::SimdLevel level) {
+const detail::KernelSet& kernels(SimdLevel level) {
   switch (level) {
-    case cpu::SimdLevel::kScalar:
+    case SimdLevel::kScalar:
       return detail::kScalarKernels;
-    case cpu::SimdLevel::kAvx2:
+    case SimdLevel::kAvx2:
       return detail::kAvx2Kernels;
-    case cpu::SimdLevel::kAvx512:
+    case SimdLevel::kAvx512:
       return detail::kAvx512Kernels;
-    case cpu::SimdLevel::kAvx512Vnni:
+    case SimdLevel::kAvx512Vnni:
       return detail::kAvx512VnniKernels;
   }
   return detail::kScalarKernels;
@@ -32,41 +31,6 @@ const detail::KernelSet& kernels(cpu::SimdLevel level) {
 }
 
 }  // namespace
-
-void quantize_row(DType t, const float* src, void* dst, int64_t n) {
-  assert(n % dtype_info(t).block_size == 0);
-  switch (t) {
-    case DType::F32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-      return;
-    case DType::F16: {
-      auto* h = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) h[i] = f32_to_f16(src[i]);
-      return;
-    }
-    case DType::BF16: {
-      auto* h = static_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < n; ++i) h[i] = f32_to_bf16(src[i]);
-      return;
-    }
-    case DType::Q8_0:
-      detail::quantize_q8_0_ref(src, dst, n);
-      return;
-    case DType::Q4_0:
-      detail::quantize_q4_0_ref(src, dst, n);
-      return;
-    case DType::Q4_K:
-      detail::quantize_q4_k_ref(src, dst, n);
-      return;
-    case DType::Q6_K:
-      detail::quantize_q6_k_ref(src, dst, n);
-      return;
-    case DType::Q8_K:
-      detail::quantize_q8_k_ref(src, dst, n);
-      return;
-  }
-  unsupported("quantize_row", t);
-}
 
 DType vec_dot_type(DType weight) {
   switch (weight) {
@@ -88,7 +52,7 @@ DType vec_dot_type(DType weight) {
 
 void quantize_activation(DType dot_type, const float* x, void* dst, int64_t n) {
   assert(n % dtype_info(dot_type).block_size == 0);
-  const auto& k = kernels(cpu::simd_level());
+  const auto& k = kernels(simd_level());
   switch (dot_type) {
     case DType::F32:
       std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
@@ -105,11 +69,10 @@ void quantize_activation(DType dot_type, const float* x, void* dst, int64_t n) {
   unsupported("quantize_activation", dot_type);
 }
 
-VecDotFn vec_dot_fn(DType weight, cpu::SimdLevel level) {
+VecDotFn vec_dot_fn(DType weight, SimdLevel level) {
   // Handing out a kernel the CPU cannot run would end the process at the first call.
-  if (level > cpu::best_simd_level())
-    throw Error("vec_dot",
-                std::string(cpu::simd_level_name(level)) + " is not supported by this CPU");
+  if (level > best_simd_level())
+    throw Error("vec_dot", std::string(simd_level_name(level)) + " is not supported by this CPU");
   const auto& k = kernels(level);
   switch (weight) {
     case DType::Q4_0:
@@ -133,7 +96,7 @@ VecDotFn vec_dot_fn(DType weight, cpu::SimdLevel level) {
 }
 
 VecDotFn vec_dot_fn(DType weight) {
-  return vec_dot_fn(weight, cpu::simd_level());
+  return vec_dot_fn(weight, simd_level());
 }
 
 float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n) {
@@ -141,4 +104,4 @@ float vec_dot(DType weight, const void* w_row, const void* x_act, int64_t n) {
   return vec_dot_fn(weight)(w_row, x_act, n);
 }
 
-}  // namespace hearth::quant
+}  // namespace hearth::cpu

@@ -7,12 +7,13 @@
 #include <cassert>
 #include <cstring>
 
-#include "backend/cpu/quant/blocks.h"
-#include "backend/cpu/quant/kernels.h"
+#include "backend/cpu/vec_dot/kernels.h"
+#include "quant/blocks.h"
 
 #define HEARTH_AVX2 __attribute__((target("avx2,fma,f16c")))
 
-namespace hearth::quant::detail {
+namespace hearth::cpu::detail {
+using namespace hearth::quant;
 namespace {
 
 HEARTH_AVX2 inline float hsum(__m256 v) {
@@ -344,4 +345,4 @@ const KernelSet kAvx2Kernels = {
     dot_f16,       dot_bf16,      quantize_q8_0, quantize_q8_k,
 };
 
-}  // namespace hearth::quant::detail
+}  // namespace hearth::cpu::detail
