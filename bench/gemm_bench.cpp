@@ -72,7 +72,7 @@ void BM_gemm(benchmark::State& state) {
   CpuBackend be(static_cast<int>(state.range(4)));
   Weight w;
   w.dtype = p.type;
-  w.rows = w.full_rows = p.rows;
+  w.rows = p.rows;
   w.cols = p.k;
   w.data = p.w.get();
   for (auto _ : state) {

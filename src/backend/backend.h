@@ -1,7 +1,7 @@
 #pragma once
 // The backend contract: everything the model needs from a compute device. The Llama graph is
-// written once against this interface; cpu/ implements it now, cuda/ later. Pointers named
-// "device memory" come from alloc() (host memory on the CPU backend).
+// written once against this interface; cpu/ and cuda/ implement it. Pointers named "device
+// memory" come from alloc() (host memory on the CPU backend).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,13 +22,18 @@ struct Weight {
   DType dtype = DType::F32;
   int64_t rows = 0, cols = 0;
   const void* data = nullptr;
-  // Tensor-parallel slice: these are rows [row_begin, row_begin + rows) of a full_rows matrix.
-  int64_t row_begin = 0, full_rows = 0;
 };
 
-// One forward step's inputs, host side. Token i belongs to sequence seq[i] at position pos[i]
-// and writes its K/V into cache slot slot[i] (block * block_size + offset). Sequence s reads
-// its keys through blocks block_tables[table_offset[s] .. table_offset[s + 1]).
+// One forward step's inputs, host side (runtime/batch_builder.h builds them). Token i belongs to
+// sequence seq[i] at position pos[i] and writes its K/V into cache slot slot[i] (block *
+// block_size + offset). Sequence s reads its keys through blocks
+// block_tables[table_offset[s] .. table_offset[s + 1]).
+//
+// The step hands back results for the rows listed here only (token indices into this batch): the
+// full logits of logits_rows (a row that samples, wants logprobs or runs a constraint), and just
+// the index of the largest logit of argmax_rows (greedy decoding: found on the device, so 4 bytes
+// a row come back instead of the vocabulary's floats). gather_rows() takes logits_rows, then
+// argmax_rows, in that order.
 struct BatchInputs {
   std::vector<int32_t> tokens;
   std::vector<int32_t> pos;
@@ -36,8 +41,11 @@ struct BatchInputs {
   std::vector<int32_t> slot;
   std::vector<int32_t> block_tables;
   std::vector<int32_t> table_offset;
+  std::vector<int32_t> logits_rows;
+  std::vector<int32_t> argmax_rows;
   int32_t block_size = 16;
   int n_tokens() const { return static_cast<int>(tokens.size()); }
+  int n_out() const { return static_cast<int>(logits_rows.size() + argmax_rows.size()); }
 };
 
 // One product of several that read the same input: y = w x.
@@ -68,7 +76,9 @@ class Backend {
   // Element types this backend can keep the KV cache in.
   virtual bool supports_kv(DType t) const { return t == DType::F32; }
 
-  // Weights: the CPU backend keeps views into the mapped file; a GPU backend copies once.
+  // Weights: the CPU backend keeps views into the mapped file; a GPU backend copies once. A
+  // one-dimensional tensor (a norm weight) comes back as F32 whatever its file type: converted
+  // here, once, so rmsnorm never converts per call.
   virtual Weight upload(const TensorView& t) = 0;
 
   virtual void* alloc(size_t bytes) = 0;
@@ -77,12 +87,14 @@ class Backend {
 
   // RoPE frequencies per rotated pair (head_dim / 2 of them) and the pair layout; set once.
   virtual void set_rope(const std::vector<float>& inv_freq, RopeLayout layout) = 0;
-  // Copies the step's token ids, positions and block tables where the kernels can read them.
+  // Makes the step's token ids, positions, block tables and output rows readable by the kernels.
+  // A backend may keep a reference instead of a copy: the caller keeps `batch` alive and
+  // unchanged until the step's results are read.
   virtual void set_batch(const BatchInputs& batch) = 0;
 
   // All activations are float32 rows; n is the number of rows (tokens).
   virtual void embed(const Weight& table, float* out) = 0;  // rows of the batch's tokens
-  virtual void rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) = 0;
+  virtual void rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) = 0;  // w F32
   virtual void matmul(const Weight& w, const float* x, int n, float* y) = 0;  // y[n, rows]
   // Several matrices of the same width applied to one input (Q/K/V, gate/up). A backend may share
   // the input's conversion and one dispatch between them; results equal separate matmul calls.
@@ -95,8 +107,8 @@ class Backend {
                          float* out) = 0;
   virtual void swiglu(const float* gate, const float* up, size_t count, float* out) = 0;
   virtual void add(float* x, const float* y, size_t count) = 0;
-  virtual void gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
-                           float* out) = 0;
+  // out[r] = x[row r of the batch's outputs: logits_rows, then argmax_rows], dim floats each.
+  virtual void gather_rows(const float* x, int dim, float* out) = 0;
 
   // Host -> device copy into memory from alloc() (tests, tools); a plain copy on the CPU.
   virtual void from_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
@@ -104,7 +116,8 @@ class Backend {
   // host's read bandwidth is the one that counts (the CPU backend).
   virtual std::optional<double> device_bandwidth_gbs() { return std::nullopt; }
   // Greedy sampling: out[r] = index of the first maximum of row r of x[rows, cols] (device
-  // memory). A GPU does it in place and copies back one int per row instead of the logits.
+  // memory), as torch.argmax picks ties. Done where the logits are, so one int per row comes
+  // back to the host instead of the row; this fallback copies the rows (backends override it).
   virtual void argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) {
     std::vector<float> row(static_cast<size_t>(cols));
     for (int r = 0; r < rows; ++r) {

@@ -66,23 +66,30 @@ LlamaModel::LlamaModel(const Checkpoint& ck, Backend& backend, int max_batch_tok
   logits_dev_ = DeviceBuffer(&backend, T * V * f);
 }
 
+void LlamaModel::check_tokens(std::span<const int32_t> tokens, const std::string& where) const {
+  for (int32_t t : tokens)
+    if (t < 0 || t >= cfg_.vocab_size)
+      throw Error(where, "token id " + std::to_string(t) + " is out of range (vocabulary size " +
+                             std::to_string(cfg_.vocab_size) + ")");
+}
+
+// The batch's structure only: its token ids were checked where they entered (check_tokens).
 void LlamaModel::check_batch(const BatchInputs& b, const KvCache& kv) const {
   const int n = b.n_tokens();
   if (n == 0 || n > max_tokens_)
     throw Error("forward", "batch of " + std::to_string(n) + " tokens (max " +
                                std::to_string(max_tokens_) + ")");
   const int64_t slots = static_cast<int64_t>(kv.n_blocks()) * kv.block_size();
-  for (int i = 0; i < n; ++i) {
-    if (b.tokens[i] < 0 || b.tokens[i] >= cfg_.vocab_size)
-      throw Error("token id " + std::to_string(b.tokens[i]) + " is out of range (vocabulary size " +
-                  std::to_string(cfg_.vocab_size) + ")");
+  for (int i = 0; i < n; ++i)
     if (b.pos[i] < 0 || b.slot[i] < 0 || b.slot[i] >= slots)
       throw Error("forward", "internal: bad position or KV slot");
-  }
+  for (const auto* rows : {&b.logits_rows, &b.argmax_rows})
+    for (int32_t r : *rows)
+      if (r < 0 || r >= n) throw Error("forward", "internal: output row out of range");
+  if (b.n_out() > max_tokens_) throw Error("forward", "internal: more output rows than tokens");
 }
 
-void LlamaModel::forward(const BatchInputs& batch, KvCache& kv,
-                         const std::vector<int32_t>& logit_rows, std::vector<float>& logits) {
+void LlamaModel::forward(const BatchInputs& batch, KvCache& kv, StepResult& out) {
   check_batch(batch, kv);
   Backend& be = backend_;
   const int n = batch.n_tokens();
@@ -112,15 +119,22 @@ void LlamaModel::forward(const BatchInputs& batch, KvCache& kv,
     be.matmul(w.w_down, gate_.f32(), n, tmp_.f32());  // tensor-parallel: and here
     be.add(x, tmp_.f32(), static_cast<size_t>(n) * d);
   }
-  const int m = static_cast<int>(logit_rows.size());
-  logits.resize(static_cast<size_t>(m) * V);
+  // Only the rows asked for go through the output head, and only what was asked comes back: the
+  // argmax rows' ids (found by the backend where the logits are), the logits rows' floats.
+  const int n_logits = static_cast<int>(batch.logits_rows.size());
+  const int n_argmax = static_cast<int>(batch.argmax_rows.size());
+  out.logits.resize(static_cast<size_t>(n_logits) * V);
+  out.argmax.resize(static_cast<size_t>(n_argmax));
+  const int m = n_logits + n_argmax;
   if (m == 0) return;
-  for (int32_t r : logit_rows)
-    if (r < 0 || r >= n) throw Error("forward", "internal: logit row out of range");
-  be.gather_rows(x, logit_rows, static_cast<int>(d), tmp_.f32());
+  be.gather_rows(x, static_cast<int>(d), tmp_.f32());
   be.rmsnorm(tmp_.f32(), output_norm_, eps, m, xn_.f32());
   be.matmul(output_, xn_.f32(), m, logits_dev_.f32());
-  be.to_host(logits.data(), logits_dev_.f32(), logits.size() * sizeof(float));
+  if (n_argmax > 0)
+    be.argmax_rows(logits_dev_.f32() + static_cast<size_t>(n_logits) * V, n_argmax, V,
+                   out.argmax.data());
+  if (n_logits > 0)
+    be.to_host(out.logits.data(), logits_dev_.f32(), out.logits.size() * sizeof(float));
 }
 
 }  // namespace hearth

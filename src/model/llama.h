@@ -1,8 +1,11 @@
 #pragma once
 // The Llama graph, written once against the backend contract. forward() takes a batch of
-// sequences (each with its new tokens, positions and KV block table) and returns the logits of
-// the rows asked for. One prompt is a batch of one.
+// sequences (each with its new tokens, positions and KV block table) and returns what the batch
+// asks for: full logits for its logits_rows, the argmax id for its argmax_rows. One prompt is a
+// batch of one.
 #include <memory>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "backend/backend.h"
@@ -10,6 +13,12 @@
 #include "kv/kv_cache.h"
 
 namespace hearth {
+
+// What one forward step hands back, in the order of the batch's rows.
+struct StepResult {
+  std::vector<float> logits;    // [batch.logits_rows.size(), vocab]
+  std::vector<int32_t> argmax;  // [batch.argmax_rows.size()]
+};
 
 struct LayerWeights {
   Weight attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
@@ -25,10 +34,13 @@ class LlamaModel {
   int max_batch_tokens() const { return max_tokens_; }
   DType weight_type() const { return layers_.at(0).wq.dtype; }
 
-  // Runs the batch (n_tokens <= max_batch_tokens, K/V blocks already reserved) and writes
-  // logits[i * vocab ...] for each index in logit_rows. Throws on an out-of-range token id.
-  void forward(const BatchInputs& batch, KvCache& kv, const std::vector<int32_t>& logit_rows,
-               std::vector<float>& logits);
+  // Throws hearth::Error naming `where` for a token id outside the vocabulary. Callers that take
+  // tokens from users (a session, the scheduler) check them here before they reach a batch.
+  void check_tokens(std::span<const int32_t> tokens, const std::string& where) const;
+
+  // Runs the batch (n_tokens <= max_batch_tokens, K/V blocks already reserved, token ids
+  // checked) and fills `out`; its buffers are reused from step to step.
+  void forward(const BatchInputs& batch, KvCache& kv, StepResult& out);
 
  private:
   void check_batch(const BatchInputs& batch, const KvCache& kv) const;
@@ -38,7 +50,7 @@ class LlamaModel {
   int max_tokens_;
   Weight tok_embd_, output_norm_, output_;
   std::vector<LayerWeights> layers_;
-  // Scratch sized once for max_batch_tokens: the forward pass allocates nothing.
+  // Device scratch sized once for max_batch_tokens.
   DeviceBuffer x_, xn_, q_, k_, v_, attn_, tmp_, gate_, up_, logits_dev_;
 };
 

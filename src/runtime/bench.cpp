@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <span>
 
+#include "runtime/batch_builder.h"
 #include "runtime/session.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
@@ -36,10 +38,11 @@ std::vector<int32_t> random_tokens(int n, int64_t vocab, uint32_t seed) {
   return t;
 }
 
+// Steps ask for the argmax id, as greedy generation does.
 double time_pp(Engine& e, const std::vector<int32_t>& prompt) {
   Session s(e.model(), e.cache(), e.context());
   auto t0 = Clock::now();
-  s.feed(prompt);
+  s.step(prompt, RowOutput::Argmax);
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
@@ -47,7 +50,8 @@ double time_tg(Engine& e, int n, int64_t vocab) {
   Session s(e.model(), e.cache(), e.context());
   auto toks = random_tokens(n, vocab, 7);
   auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i) s.feed({toks[static_cast<size_t>(i)]});
+  for (int i = 0; i < n; ++i)
+    s.step(std::span(toks).subspan(static_cast<size_t>(i), 1), RowOutput::Argmax);
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
@@ -59,30 +63,22 @@ double time_batched_tg(Engine& e, int batch, int n, int64_t vocab) {
     for (auto& s : seqs) kv_release(cache, s);
   };
   const auto toks = random_tokens(n * batch, vocab, 9);
-  std::vector<int32_t> rows(static_cast<size_t>(batch));
-  for (int s = 0; s < batch; ++s) rows[static_cast<size_t>(s)] = s;
-  std::vector<float> logits;
-  BatchInputs b;
-  b.block_size = cache.block_size();
+  BatchBuilder builder(cache.block_size());
+  StepResult result;
   double secs = 0;
   try {
     auto t0 = Clock::now();
     for (int step = 0; step < n; ++step) {
-      b.tokens.clear(), b.pos.clear(), b.seq.clear(), b.slot.clear();
-      b.block_tables.clear(), b.table_offset.assign(1, 0);
+      builder.reset();
       for (int s = 0; s < batch; ++s) {
         SequenceKv& sq = seqs[static_cast<size_t>(s)];
         if (!kv_reserve(cache, sq, 1))
           throw Error("bench", "out of KV blocks for " + std::to_string(batch) +
                                    " sequences decoding together");
-        b.tokens.push_back(toks[static_cast<size_t>(step * batch + s)]);
-        b.pos.push_back(sq.length);
-        b.seq.push_back(s);
-        b.slot.push_back(sq.slot(sq.length, b.block_size));
-        b.block_tables.insert(b.block_tables.end(), sq.blocks.begin(), sq.blocks.end());
-        b.table_offset.push_back(static_cast<int32_t>(b.block_tables.size()));
+        builder.add(sq, std::span(toks).subspan(static_cast<size_t>(step * batch + s), 1),
+                    RowOutput::Argmax);
       }
-      e.model().forward(b, cache, rows, logits);
+      e.model().forward(builder.batch(), cache, result);
       for (auto& sq : seqs) ++sq.length;
     }
     secs = std::chrono::duration<double>(Clock::now() - t0).count();

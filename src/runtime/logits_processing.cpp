@@ -6,7 +6,7 @@
 namespace hearth {
 
 void process_logits(float* logits, int64_t vocab, const GenerationParams& p,
-                    const std::vector<int32_t>& prompt, const std::vector<int32_t>& generated) {
+                    std::span<const int32_t> prompt, std::span<const int32_t> generated) {
   for (auto [tok, bias] : p.logit_bias)
     if (tok >= 0 && tok < vocab) logits[tok] += bias;
   if (p.presence_penalty != 0.0f || p.frequency_penalty != 0.0f) {

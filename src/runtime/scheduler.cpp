@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <future>
 
-#include "runtime/logits_processing.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -26,25 +25,17 @@ const char* finish_reason_name(FinishReason r) {
 
 struct Scheduler::Seq {
   RequestId id = 0;
-  std::vector<int32_t> prompt;
-  std::vector<int32_t> generated;
-  GenerationParams params;
+  Generation gen;
   TokenCallback cb;
-  SequenceKv kv;
-  int n_fed = 0;  // tokens of prompt ++ generated already in the cache
-  Sampler sampler;
+  SequenceKv kv;  // kv.length: tokens of gen.tokens() already in the cache
   bool done = false;
 
-  Seq(GenerationParams p) : params(std::move(p)), sampler(params.sampling) {}
-  int total() const { return static_cast<int>(prompt.size() + generated.size()); }
-  int32_t token_at(int i) const {
-    return i < static_cast<int>(prompt.size()) ? prompt[static_cast<size_t>(i)]
-                                               : generated[static_cast<size_t>(i) - prompt.size()];
-  }
+  Seq(std::vector<int32_t> prompt, GenerationParams p, int context)
+      : gen(std::move(prompt), std::move(p), context) {}
 };
 
 Scheduler::Scheduler(LlamaModel& model, KvCache& cache, int context, SchedulerOptions opts)
-    : model_(model), cache_(cache), context_(context), opts_(opts) {
+    : model_(model), cache_(cache), context_(context), opts_(opts), builder_(cache.block_size()) {
   opts_.max_seqs = std::max(1, opts_.max_seqs);
   opts_.prefill_chunk = std::max(1, opts_.prefill_chunk);
   thread_ = std::thread([this] { loop(); });
@@ -57,11 +48,7 @@ Scheduler::~Scheduler() {
 Scheduler::RequestId Scheduler::submit(std::vector<int32_t> prompt, GenerationParams params,
                                        TokenCallback cb) {
   if (prompt.empty()) throw Error("prompt", "is empty");
-  const int64_t V = model_.config().vocab_size;
-  for (int32_t t : prompt)
-    if (t < 0 || t >= V)
-      throw Error("prompt", "token id " + std::to_string(t) + " is out of range (vocabulary size " +
-                                std::to_string(V) + ")");
+  model_.check_tokens(prompt, "prompt");
   if (static_cast<int64_t>(prompt.size()) >= context_)
     throw Error("prompt", std::to_string(prompt.size()) +
                               " tokens leave no room in the context of " +
@@ -70,10 +57,7 @@ Scheduler::RequestId Scheduler::submit(std::vector<int32_t> prompt, GenerationPa
   if (static_cast<int64_t>(prompt.size()) + 1 > capacity)
     throw Error("prompt", std::to_string(prompt.size()) + " tokens do not fit the KV cache (" +
                               std::to_string(capacity) + " token slots)");
-  validate_sampling(params.sampling);
-  if (params.max_tokens < 0) throw Error("max_tokens", "must be >= 0");
-  auto s = std::make_shared<Seq>(std::move(params));
-  s->prompt = std::move(prompt);
+  auto s = std::make_shared<Seq>(std::move(prompt), std::move(params), context_);
   s->cb = std::move(cb);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -116,19 +100,12 @@ void Scheduler::finish(Seq& s, FinishReason r, const std::string& error) {
   if (s.done) return;
   s.done = true;
   kv_release(cache_, s.kv);
-  s.n_fed = 0;
-  TokenEvent ev;
-  ev.finish = r;
-  ev.error = error;
-  ev.prompt_tokens = static_cast<int>(s.prompt.size());
-  ev.completion_tokens = static_cast<int>(s.generated.size());
-  s.cb(ev);
+  s.cb(s.gen.finish_event(r, error));
 }
 
 void Scheduler::preempt(std::vector<std::shared_ptr<Seq>>& running, size_t index) {
   auto s = running[index];
-  kv_release(cache_, s->kv);
-  s->n_fed = 0;  // recomputed from prompt ++ generated when readmitted: same logits, same tokens
+  kv_release(cache_, s->kv);  // recomputed from all its tokens when readmitted: same logits, tokens
   running.erase(running.begin() + static_cast<long>(index));
   std::lock_guard<std::mutex> lock(mu_);
   waiting_.push_front(s);
@@ -176,7 +153,7 @@ void Scheduler::loop() {
         int free_blocks = cache_.free_blocks();
         while (!waiting_.empty() && static_cast<int>(running.size()) < opts_.max_seqs) {
           auto& s = waiting_.front();
-          int need = (s->total() + 1 + cache_.block_size() - 1) / cache_.block_size();
+          int need = (s->gen.total() + 1 + cache_.block_size() - 1) / cache_.block_size();
           if (need > free_blocks && !running.empty()) break;
           free_blocks -= need;
           running.push_back(s);
@@ -197,7 +174,6 @@ void Scheduler::loop() {
 
 void Scheduler::step(std::vector<std::shared_ptr<Seq>>& running) {
   const int budget = model_.max_batch_tokens();
-  const int bs = cache_.block_size();
   // Plan: decoding sequences (one pending token) first so streams never stall behind a long
   // prompt; then prompt chunks in admission order.
   struct Plan {
@@ -209,7 +185,7 @@ void Scheduler::step(std::vector<std::shared_ptr<Seq>>& running) {
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < running.size() && used < budget; ++i) {
       auto s = running[i];  // a copy: preemption below shifts the vector
-      int pending = s->total() - s->n_fed;
+      int pending = s->gen.total() - s->kv.length;
       if ((pass == 0) != (pending == 1)) continue;
       int n = std::min({pending, budget - used, opts_.prefill_chunk});
       // Reserve blocks; preempt the youngest other sequence until it fits.
@@ -228,7 +204,7 @@ void Scheduler::step(std::vector<std::shared_ptr<Seq>>& running) {
       if (!kv_reserve(cache_, s->kv, n)) {
         if (plan.empty() && running.size() == 1) {
           // Alone and still out of blocks: the cache is full of this sequence.
-          if (s->generated.empty())
+          if (s->gen.n_generated() == 0)
             finish(*s, FinishReason::Error, "the KV cache is too small for this request");
           else
             finish(*s, FinishReason::Length);
@@ -243,29 +219,16 @@ void Scheduler::step(std::vector<std::shared_ptr<Seq>>& running) {
   }
   if (plan.empty()) return;
 
-  BatchInputs b;
-  b.block_size = bs;
-  std::vector<int32_t> rows;
-  std::vector<Seq*> row_seq;
-  b.table_offset.push_back(0);
-  for (size_t si = 0; si < plan.size(); ++si) {
-    Seq& s = *plan[si].seq;
-    for (int k = 0; k < plan[si].n; ++k) {
-      int p = s.n_fed + k;
-      b.tokens.push_back(s.token_at(p));
-      b.pos.push_back(p);
-      b.seq.push_back(static_cast<int32_t>(si));
-      b.slot.push_back(s.kv.slot(p, bs));
-    }
-    b.block_tables.insert(b.block_tables.end(), s.kv.blocks.begin(), s.kv.blocks.end());
-    b.table_offset.push_back(static_cast<int32_t>(b.block_tables.size()));
-    if (s.n_fed + plan[si].n == s.total()) {
-      rows.push_back(b.n_tokens() - 1);
-      row_seq.push_back(&s);
-    }
+  builder_.reset();
+  refs_.clear();
+  for (auto& p : plan) {
+    Generation& g = p.seq->gen;
+    const bool last = p.seq->kv.length + p.n == g.total();  // its pending tokens all fed
+    refs_.push_back(builder_.add(p.seq->kv, g.tokens().subspan(p.seq->kv.length, p.n),
+                                 last ? g.wanted() : RowOutput::None));
   }
   try {
-    model_.forward(b, cache_, rows, logits_);
+    model_.forward(builder_.batch(), cache_, result_);
   } catch (const std::exception& e) {
     for (auto& p : plan) finish(*p.seq, FinishReason::Error, e.what());
     running.erase(std::remove_if(running.begin(), running.end(), [](auto& s) { return s->done; }),
@@ -274,38 +237,18 @@ void Scheduler::step(std::vector<std::shared_ptr<Seq>>& running) {
   }
   uint64_t prompt_fed = 0;
   for (auto& p : plan) {
-    int prompt_left = static_cast<int>(p.seq->prompt.size()) - p.seq->n_fed;
+    const int prompt_left = p.seq->gen.prompt_len() - p.seq->kv.length;
     prompt_fed += static_cast<uint64_t>(std::clamp(prompt_left, 0, p.n));
-    p.seq->n_fed += p.n;
-    p.seq->kv.length = p.seq->n_fed;
+    p.seq->kv.length += p.n;
   }
 
   const int64_t V = model_.config().vocab_size;
   uint64_t produced = 0;
-  for (size_t r = 0; r < rows.size(); ++r) {
-    Seq& s = *row_seq[r];
-    const float* raw = logits_.data() + r * static_cast<size_t>(V);
-    TokenEvent ev;
-    if (s.params.max_tokens == 0) {
-      finish(s, FinishReason::Length);
-      continue;
-    }
-    row_.assign(raw, raw + V);
-    process_logits(row_.data(), V, s.params, s.prompt, s.generated);
-    int32_t tok = s.sampler.sample(row_.data(), V);
-    if (s.params.top_logprobs >= 0) compute_logprobs(raw, V, tok, s.params.top_logprobs, ev);
-    if (s.params.constraint) s.params.constraint->accept(tok);
-    s.generated.push_back(tok);
-    ++produced;
-    ev.token = tok;
-    ev.prompt_tokens = static_cast<int>(s.prompt.size());
-    ev.completion_tokens = static_cast<int>(s.generated.size());
-    const bool is_stop = std::find(s.params.stop_tokens.begin(), s.params.stop_tokens.end(), tok) !=
-                         s.params.stop_tokens.end();
-    if (is_stop)
-      ev.finish = FinishReason::Stop;
-    else if (static_cast<int>(s.generated.size()) >= s.params.max_tokens || s.total() >= context_)
-      ev.finish = FinishReason::Length;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    if (refs_[i].kind == RowOutput::None) continue;
+    Seq& s = *plan[i].seq;
+    const TokenEvent ev = s.gen.advance(result_, refs_[i], V);
+    if (ev.token >= 0) ++produced;
     if (ev.finish != FinishReason::None) {
       // Blocks go back before the caller hears the finish, so it can count on them.
       s.done = true;
@@ -319,7 +262,7 @@ void Scheduler::step(std::vector<std::shared_ptr<Seq>>& running) {
   stats_.steps++;
   stats_.prompt_tokens += prompt_fed;
   stats_.completion_tokens += produced;
-  stats_.last_batch_tokens = b.n_tokens();
+  stats_.last_batch_tokens = builder_.n_tokens();
   stats_.last_batch_seqs = static_cast<int>(plan.size());
 }
 

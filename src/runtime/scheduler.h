@@ -3,6 +3,9 @@
 // every active sequence: requests join and leave between steps, long prompts are fed in chunks
 // so running streams keep flowing, and when KV blocks run out the youngest sequence is
 // preempted (its blocks freed, its tokens recomputed later) rather than anything failing.
+// Each step is the pipeline every caller shares: the scheduler plans (which sequences, how many
+// tokens each), the batch builder turns the plan into the model's inputs, the model runs it, and
+// each sequence's Generation consumes its result.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -16,8 +19,9 @@
 
 #include "kv/kv_cache.h"
 #include "model/llama.h"
+#include "runtime/batch_builder.h"
+#include "runtime/generation.h"
 #include "runtime/request.h"
-#include "runtime/sampler.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -78,7 +82,9 @@ class Scheduler {
   RequestId next_id_ = 1;
   bool stopping_ = false, draining_ = false;
   SchedulerStats stats_;
-  std::vector<float> logits_, row_;
+  BatchBuilder builder_;  // the step thread's: inputs and results reused from step to step
+  StepResult result_;
+  std::vector<ResultRef> refs_;
   std::thread thread_;
 };
 

@@ -1,10 +1,13 @@
 #pragma once
-// One sequence decoding alone: feeds a prompt in chunks through the paged cache, then one token
-// per step. The server's scheduler batches many of these; the CLI and tests use it directly.
+// One sequence on its own: feeds tokens through the paged cache in chunks of the model's batch
+// size, one step per chunk, through the batch builder. `hearth run`, the interactive chat, bench
+// and the tests use it; the server's scheduler batches many sequences instead.
+#include <span>
 #include <vector>
 
 #include "kv/kv_cache.h"
 #include "model/llama.h"
+#include "runtime/batch_builder.h"
 
 namespace hearth {
 
@@ -15,9 +18,15 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  // Appends tokens; returns the logits of the last one (or of every one when all_logits).
-  // Throws if the context would overflow or the cache has no room: nothing is half-appended.
+  // Appends tokens and returns where the last one's result is in result(), as `last` asks (the
+  // argmax id, or its logits). Throws hearth::Error for a token id outside the vocabulary, a
+  // context overflow or a full cache, before anything is appended.
+  ResultRef step(std::span<const int32_t> tokens, RowOutput last);
+  StepResult& result() { return result_; }
+
+  // The same, returning logits: of the last token, or of every one when all_logits.
   std::vector<float> feed(const std::vector<int32_t>& tokens, bool all_logits = false);
+
   int32_t length() const { return seq_.length; }
   // Forgets every token from position n on (their blocks go back to the cache), so a caller
   // can re-feed a conversation from where it diverged instead of from the start.
@@ -26,10 +35,16 @@ class Session {
   void reset();
 
  private:
+  // Feeds in chunks; the last chunk's step asks for `last` (or all_logits: every chunk asks for
+  // every row's logits, appended to *all).
+  ResultRef run(std::span<const int32_t> tokens, RowOutput last, std::vector<float>* all);
+
   LlamaModel& model_;
   KvCache& cache_;
   int max_context_;
   SequenceKv seq_;
+  BatchBuilder builder_;
+  StepResult result_;
 };
 
 // Blocks a cache needs for `ctx` tokens of one sequence.

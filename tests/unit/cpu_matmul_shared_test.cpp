@@ -29,7 +29,7 @@ Matrix make_matrix(DType type, int64_t rows, int64_t cols, std::mt19937& rng) {
     quant::quantize_row(type, row.data(), m.bytes.data() + r * dtype_row_bytes(type, cols), cols);
   }
   m.w.dtype = type;
-  m.w.rows = m.w.full_rows = rows;
+  m.w.rows = rows;
   m.w.cols = cols;
   m.w.data = m.bytes.data();
   return m;

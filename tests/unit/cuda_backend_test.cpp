@@ -17,6 +17,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "kv/kv_cache.h"
 #include "quant/quantize.h"
+#include "runtime/batch_builder.h"
 #include "runtime/engine.h"
 #include "runtime/sampler.h"
 #include "runtime/session.h"
@@ -310,12 +311,17 @@ TEST(CudaOps, SwigluAddGather) {
   gpu->add(gd2.f32(), ud.f32(), count);
   EXPECT_EQ(get(*gpu, gd2, count), g);
 
-  const std::vector<int32_t> rows = {4, 0, 4, 5};
+  // The rows a step returns travel with its batch: logits_rows, then argmax_rows.
   const int dim = 160;
-  std::vector<float> gathered(rows.size() * dim);
-  cpu.gather_rows(u.data(), rows, dim, gathered.data());
+  BatchInputs b = simple_batch({1, 2, 3, 4, 5, 6}, {0, 1, 2, 3, 4, 5});
+  b.logits_rows = {4, 0};
+  b.argmax_rows = {4, 5};
+  cpu.set_batch(b);
+  gpu->set_batch(b);
+  std::vector<float> gathered(4 * dim);
+  cpu.gather_rows(u.data(), dim, gathered.data());
   DeviceBuffer od(gpu.get(), gathered.size() * sizeof(float));
-  gpu->gather_rows(ud.f32(), rows, dim, od.f32());
+  gpu->gather_rows(ud.f32(), dim, od.f32());
   EXPECT_EQ(get(*gpu, od, gathered.size()), gathered);
 }
 
@@ -458,6 +464,19 @@ std::vector<int32_t> greedy(Engine& engine, const std::vector<int32_t>& prompt, 
   return out;
 }
 
+// Greedy decoding as `hearth run --temp 0` does it: each step returns only the argmax id, found on
+// the device.
+std::vector<int32_t> greedy_on_device(Engine& engine, const std::vector<int32_t>& prompt, int n) {
+  Session s(engine.model(), engine.cache(), engine.context());
+  std::vector<int32_t> out;
+  ResultRef ref = s.step(prompt, RowOutput::Argmax);
+  for (int i = 0; i < n; ++i) {
+    out.push_back(s.result().argmax.at(static_cast<size_t>(ref.index)));
+    if (i + 1 < n) ref = s.step({&out.back(), 1}, RowOutput::Argmax);
+  }
+  return out;
+}
+
 // The bound of the issue: transformers' own float16 forward stays within 0.017 of float32 here.
 constexpr float kModelTol = 2e-2f;
 
@@ -535,23 +554,19 @@ std::vector<float> batched_decode_logits(Engine& engine, int steps) {
   KvCache& cache = engine.cache();
   const int64_t V = engine.config().vocab_size;
   std::vector<SequenceKv> seqs(3);
-  std::vector<float> all, logits;
+  std::vector<float> all;
+  BatchBuilder builder(cache.block_size());
+  StepResult result;
   for (int step = 0; step < steps; ++step) {
-    BatchInputs b;
-    b.block_size = cache.block_size();
-    b.table_offset = {0};
+    builder.reset();
     for (int s = 0; s < 3; ++s) {
       SequenceKv& sq = seqs[static_cast<size_t>(s)];
       EXPECT_TRUE(kv_reserve(cache, sq, 1));
-      b.tokens.push_back(static_cast<int32_t>((step * 7 + s * 13 + 1) % V));
-      b.pos.push_back(sq.length);
-      b.seq.push_back(s);
-      b.slot.push_back(sq.slot(sq.length, b.block_size));
-      b.block_tables.insert(b.block_tables.end(), sq.blocks.begin(), sq.blocks.end());
-      b.table_offset.push_back(static_cast<int32_t>(b.block_tables.size()));
+      const int32_t token = static_cast<int32_t>((step * 7 + s * 13 + 1) % V);
+      builder.add(sq, {&token, 1}, RowOutput::Logits);
     }
-    engine.model().forward(b, cache, {0, 1, 2}, logits);
-    all.insert(all.end(), logits.begin(), logits.end());
+    engine.model().forward(builder.batch(), cache, result);
+    all.insert(all.end(), result.logits.begin(), result.logits.end());
     for (auto& sq : seqs) ++sq.length;
   }
   for (auto& sq : seqs) kv_release(cache, sq);
@@ -586,6 +601,18 @@ TEST(CudaModel, DevAGreedyContinuationWithGraphs) {
   auto prompt = ref["prompts"]["p12"].get<std::vector<int32_t>>();
   auto expected = ref["greedy_p12_32"].get<std::vector<int32_t>>();
   EXPECT_EQ(greedy(*engine, prompt, static_cast<int>(expected.size())), expected);
+}
+
+TEST(CudaModel, DevAGreedyContinuationFromDeviceArgmax) {
+  HEARTH_REQUIRE_GPU();
+  auto ref = load_json(kData + "/devA/reference.json");
+  auto prompt = ref["prompts"]["p12"].get<std::vector<int32_t>>();
+  auto expected = ref["greedy_p12_32"].get<std::vector<int32_t>>();
+  for (bool graphs : {false, true}) {
+    auto engine = gpu_engine(kData + "/devA", graphs);
+    EXPECT_EQ(greedy_on_device(*engine, prompt, static_cast<int>(expected.size())), expected)
+        << (graphs ? "with" : "without") << " graphs";
+  }
 }
 
 class CudaDevB : public ::testing::TestWithParam<std::string> {};

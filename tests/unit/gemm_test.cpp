@@ -270,7 +270,6 @@ void check_thread_invariance() {
     wt.dtype = t;
     wt.rows = rows;
     wt.cols = k;
-    wt.full_rows = rows;
     wt.data = w.get();
     for (int n : {1, 2, 9, 70}) {
       const auto x = gaussian(static_cast<size_t>(n * k), rng, 1.0f);

@@ -28,9 +28,9 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
   std::vector<Task> tasks;
   for (int t0 = 0; t0 < n;) {
     int t1 = t0 + 1;
-    while (t1 < n && t1 - t0 < chunk_tokens && batch_.seq[t1] == batch_.seq[t0]) ++t1;
+    while (t1 < n && t1 - t0 < chunk_tokens && batch_->seq[t1] == batch_->seq[t0]) ++t1;
     int64_t max_len = 0;
-    for (int t = t0; t < t1; ++t) max_len = std::max<int64_t>(max_len, batch_.pos[t] + 1);
+    for (int t = t0; t < t1; ++t) max_len = std::max<int64_t>(max_len, batch_->pos[t] + 1);
     for (int h = 0; h < hkv; ++h) tasks.push_back({t0, t1 - t0, h, (t1 - t0) * max_len});
     t0 = t1;
   }
@@ -52,13 +52,13 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
       c.n_tok = tk.n_tok;
       c.group = group;
       c.head_dim = hd;
-      c.pos = batch_.pos.data() + tk.t0;
+      c.pos = batch_->pos.data() + tk.t0;
       const size_t head = static_cast<size_t>(tk.kvh) * hd * c.elem_bytes();
       c.k = static_cast<const char*>(kv.k) + head;
       c.v = static_cast<const char*>(kv.v) + head;
       c.kv_stride = kv_dim;
-      c.table = batch_.block_tables.data() + batch_.table_offset[batch_.seq[tk.t0]];
-      c.block_size = batch_.block_size;
+      c.table = batch_->block_tables.data() + batch_->table_offset[batch_->seq[tk.t0]];
+      c.block_size = batch_->block_size;
       c.scale = shape.scale;
       if (vector)
         cpu::attend_chunk_avx512(c, scratch);

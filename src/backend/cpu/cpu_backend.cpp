@@ -39,8 +39,15 @@ Weight CpuBackend::upload(const TensorView& t) {
   w.dtype = t.dtype;
   w.rows = t.shape.size() >= 2 ? t.shape[0] : 1;
   w.cols = t.shape.back();
-  w.full_rows = w.rows;
   w.data = t.data;
+  if (t.shape.size() == 1 && t.dtype != DType::F32) {
+    // A norm weight: converted once here, as the contract says, instead of in every rmsnorm.
+    owned_.emplace_back(this, static_cast<size_t>(w.cols) * sizeof(float));
+    quant::dequantize_row(t.dtype, t.data, owned_.back().f32(), w.cols);
+    w.dtype = DType::F32;
+    w.data = owned_.back().get();
+    return w;
+  }
   // safetensors does not promise aligned data; the kernels read whole elements, so a tensor at
   // an odd offset (rare: real checkpoints pad their header) is copied once to aligned memory.
   if (reinterpret_cast<uintptr_t>(t.data) % 4 != 0) {
@@ -73,7 +80,7 @@ void CpuBackend::set_rope(const std::vector<float>& inv_freq, RopeLayout layout)
 }
 
 void CpuBackend::set_batch(const BatchInputs& batch) {
-  batch_ = batch;
+  batch_ = &batch;
   const size_t half = inv_freq_.size();
   const size_t n = batch.tokens.size();
   cos_.resize(n * half);
@@ -89,19 +96,20 @@ void CpuBackend::set_batch(const BatchInputs& batch) {
 }
 
 void CpuBackend::embed(const Weight& table, float* out) {
-  const int n = batch_.n_tokens();
+  const int n = batch_->n_tokens();
   const size_t row_bytes = dtype_row_bytes(table.dtype, table.cols);
   for (int t = 0; t < n; ++t) {
-    auto* row =
-        static_cast<const uint8_t*>(table.data) + static_cast<size_t>(batch_.tokens[t]) * row_bytes;
+    auto* row = static_cast<const uint8_t*>(table.data) +
+                static_cast<size_t>(batch_->tokens[t]) * row_bytes;
     quant::dequantize_row(table.dtype, row, out + static_cast<size_t>(t) * table.cols, table.cols);
   }
 }
 
 void CpuBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) {
+  if (w.dtype != DType::F32)
+    throw Error(w.name, "internal: rmsnorm weight is not F32 (upload converts vectors)");
   const int64_t dim = w.cols;
-  std::vector<float> weight(static_cast<size_t>(dim));
-  quant::dequantize_row(w.dtype, w.data, weight.data(), dim);
+  const float* weight = static_cast<const float*>(w.data);
   pool_.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e, int) {
     for (size_t t = b; t < e; ++t) {
       const float* xr = x + t * dim;
@@ -149,7 +157,7 @@ void CpuBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int
     for (int i = 0; i < kv_dim; ++i) dst[i] = f32_to_f16(src[i]);
   };
   for (int t = 0; t < n; ++t) {
-    const size_t slot = static_cast<size_t>(batch_.slot[t]);
+    const size_t slot = static_cast<size_t>(batch_->slot[t]);
     store(kv.k, k + static_cast<size_t>(t) * kv_dim, slot);
     store(kv.v, v + static_cast<size_t>(t) * kv_dim, slot);
   }
@@ -174,10 +182,23 @@ void CpuBackend::add(float* x, const float* y, size_t count) {
   for (size_t i = 0; i < count; ++i) x[i] += y[i];
 }
 
-void CpuBackend::gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
-                             float* out) {
-  for (size_t r = 0; r < rows.size(); ++r)
-    std::memcpy(out + r * dim, x + static_cast<size_t>(rows[r]) * dim, sizeof(float) * dim);
+void CpuBackend::gather_rows(const float* x, int dim, float* out) {
+  for (const auto* rows : {&batch_->logits_rows, &batch_->argmax_rows})
+    for (int32_t r : *rows) {
+      std::memcpy(out, x + static_cast<size_t>(r) * dim, sizeof(float) * dim);
+      out += dim;
+    }
+}
+
+void CpuBackend::argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) {
+  // The logits are host memory already: scan them where they are.
+  for (int r = 0; r < rows; ++r) {
+    const float* row = x + static_cast<size_t>(r) * static_cast<size_t>(cols);
+    int64_t best = 0;
+    for (int64_t c = 1; c < cols; ++c)
+      if (row[c] > row[best]) best = c;
+    out_host[r] = static_cast<int32_t>(best);
+  }
 }
 
 }  // namespace hearth

@@ -34,7 +34,8 @@ class CpuBackend : public Backend {
                  float* out) override;
   void swiglu(const float* gate, const float* up, size_t count, float* out) override;
   void add(float* x, const float* y, size_t count) override;
-  void gather_rows(const float* x, const std::vector<int32_t>& rows, int dim, float* out) override;
+  void gather_rows(const float* x, int dim, float* out) override;
+  void argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) override;
 
   ThreadPool& pool() { return pool_; }
 
@@ -46,9 +47,9 @@ class CpuBackend : public Backend {
   ThreadPool pool_;
   std::vector<float> inv_freq_;
   RopeLayout rope_layout_ = RopeLayout::Halves;
-  BatchInputs batch_;
-  std::vector<float> cos_, sin_;    // [n_tokens, head_dim / 2] for the current batch
-  std::deque<DeviceBuffer> owned_;  // weights copied because the file left them misaligned
+  const BatchInputs* batch_ = nullptr;  // the caller's, alive until the step's results are read
+  std::vector<float> cos_, sin_;        // [n_tokens, head_dim / 2] for the current batch
+  std::deque<DeviceBuffer> owned_;      // weights copied because the file left them misaligned
   // Quantized activations, GEMM workspace and panels; grows only.
   std::vector<uint8_t> act_scratch_;
 };

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "backend/cuda/blocks.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/step_graph.h"
@@ -89,9 +90,6 @@ CudaBackend::CudaBackend(int device) : device_(device) {
     HEARTH_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
     // Plain float32 SGEMM (no TF32): F32 weights are the reference path.
     HEARTH_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
-    cudaEvent_t ev = nullptr;
-    HEARTH_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
-    rows_copied_ = ev;
     const char* env = std::getenv("HEARTH_CUDA_GRAPHS");
     graphs_ = std::make_unique<cuda::StepGraphs>(stream_, env != nullptr && env[0] == '1');
   } catch (...) {
@@ -110,15 +108,11 @@ void CudaBackend::release() noexcept {
   if (stream_) cudaStreamSynchronize(stream_);
   for (void* p : weights_) cudaFree(p);
   weights_.clear();
-  for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, rows_dev_, w_scratch_, x_scratch_,
-                  argmax_dev_, attn_scratch_})
+  for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, w_scratch_, x_scratch_, argmax_dev_,
+                  attn_scratch_})
     if (p) cudaFree(p);
   inv_freq_ = nullptr;
-  batch_dev_ = rows_dev_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ = nullptr;
-  if (rows_pinned_) cudaFreeHost(rows_pinned_);
-  rows_pinned_ = nullptr;
-  if (rows_copied_) cudaEventDestroy(rows_copied_);
-  rows_copied_ = nullptr;
+  batch_dev_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ = nullptr;
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
@@ -149,14 +143,26 @@ Weight CudaBackend::upload(const TensorView& t) {
   w.dtype = t.dtype;
   w.rows = t.shape.size() >= 2 ? t.shape[0] : 1;
   w.cols = t.shape.empty() ? 0 : t.shape.back();
-  w.full_rows = w.rows;
   graphs_->abandon();
   if (w.cols % cuda::block_elems(t.dtype) != 0)
     throw Error(t.file, "tensor '" + t.name + "': row length " + std::to_string(w.cols) +
                             " is not a whole number of blocks");
-  void* p = alloc(t.nbytes);
+  // A norm weight (one dimension) is converted to F32 here, once, as the contract says.
+  const void* src = t.data;
+  size_t nbytes = t.nbytes;
+  std::vector<float> converted;
+  if (t.shape.size() == 1 && t.dtype != DType::F32) {
+    converted.resize(static_cast<size_t>(w.cols));
+    for (int64_t i = 0; i < w.cols; ++i)
+      converted[static_cast<size_t>(i)] =
+          cuda::load_elem(t.dtype, static_cast<const uint8_t*>(t.data), i);
+    w.dtype = DType::F32;
+    src = converted.data();
+    nbytes = converted.size() * sizeof(float);
+  }
+  void* p = alloc(nbytes);
   try {
-    HEARTH_CUDA_CHECK(cudaMemcpy(p, t.data, t.nbytes, cudaMemcpyHostToDevice));
+    HEARTH_CUDA_CHECK(cudaMemcpy(p, src, nbytes, cudaMemcpyHostToDevice));
   } catch (...) {
     free(p);
     throw;
@@ -164,7 +170,7 @@ Weight CudaBackend::upload(const TensorView& t) {
   weights_.push_back(p);
   // An 8B model takes seconds to copy: show the progress on a terminal, erased by the first step.
   const size_t step = size_t{512} << 20, before = uploaded_;
-  uploaded_ += t.nbytes;
+  uploaded_ += nbytes;
   if (uploaded_ / step != before / step && isatty(2)) {
     std::fprintf(stderr, "\ruploading weights to the GPU: %.1f GiB", uploaded_ / 1073741824.0);
     std::fflush(stderr);
@@ -246,8 +252,9 @@ void CudaBackend::set_batch(const BatchInputs& b) {
   block_size_ = b.block_size;
   max_len_ = 0;
   for (int32_t p : b.pos) max_len_ = std::max(max_len_, p + 1);
-  // One host array, one copy: tokens | pos | seq | slot | table_offset | block_tables. Only the
-  // last part's size changes as sequences grow, so the others keep their offsets.
+  // One host array, one copy: tokens | pos | seq | slot | table_offset | output rows |
+  // block_tables. Only the last part's size changes as sequences grow, so the others keep their
+  // offsets.
   batch_host_.clear();
   batch_host_.insert(batch_host_.end(), b.tokens.begin(), b.tokens.end());
   off_pos_ = batch_host_.size();
@@ -258,16 +265,21 @@ void CudaBackend::set_batch(const BatchInputs& b) {
   batch_host_.insert(batch_host_.end(), b.slot.begin(), b.slot.end());
   off_table_offset_ = batch_host_.size();
   batch_host_.insert(batch_host_.end(), b.table_offset.begin(), b.table_offset.end());
+  off_out_rows_ = batch_host_.size();
+  batch_host_.insert(batch_host_.end(), b.logits_rows.begin(), b.logits_rows.end());
+  batch_host_.insert(batch_host_.end(), b.argmax_rows.begin(), b.argmax_rows.end());
+  n_out_ = b.n_out();
   off_tables_ = batch_host_.size();
   batch_host_.insert(batch_host_.end(), b.block_tables.begin(), b.block_tables.end());
   scratch(batch_dev_, batch_cap_, std::max(batch_host_.size(), kMinBatchInts) * sizeof(int32_t));
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(batch_dev_, batch_host_.data(),
                                     batch_host_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
                                     stream_));
-  // Decode-sized steps may run as a captured graph; the shape of the step is its key.
+  // Decode-sized steps may run as a captured graph; the shape of the step (with how many rows it
+  // returns as logits and as argmax ids, each at most n) is its key.
   if (n >= 1 && n <= static_cast<size_t>(cuda::kGemvMaxTokens)) {
-    HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));  // no host wait inside the step
-    graphs_->begin(n * 4096 + b.table_offset.size());
+    const uint64_t shape = n * 4096 + b.table_offset.size();
+    graphs_->begin(shape << 16 | b.logits_rows.size() << 8 | b.argmax_rows.size());
   }
 }
 
@@ -419,43 +431,13 @@ void CudaBackend::add(float* x, const float* y, size_t count) {
       *graphs_, [=, this] { cuda::add(x, y, count, stream_); }, kAdd, x, y, count);
 }
 
-void CudaBackend::gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
-                              float* out) {
-  if (rows.empty()) return;
-  const size_t bytes = rows.size() * sizeof(int32_t);
-  scratch(rows_dev_, rows_cap_, bytes);
-  if (rows_pinned_cap_ < bytes) {
-    graphs_->abandon();
-    HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));
-    if (rows_pinned_) HEARTH_CUDA_CHECK(cudaFreeHost(rows_pinned_));
-    rows_pinned_ = nullptr;
-    rows_pinned_cap_ = 0;
-    HEARTH_CUDA_CHECK(cudaMallocHost(&rows_pinned_, bytes));
-    rows_pinned_cap_ = bytes;
-  }
-  // Through pinned memory: a copy from pageable memory would first wait for the whole queued
-  // forward pass. The last copy out of the staging buffer is long done; the event makes sure
-  // (set_batch waited on it already for a graph step). A replayed step skips the call below,
-  // but its graph copies from this same buffer.
-  if (!graphs_->active()) HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));
-  std::memcpy(rows_pinned_, rows.data(), bytes);
-  void* staging = rows_pinned_;
-  void* rows_dev = rows_dev_;
-  const int m = static_cast<int>(rows.size());
-  auto run = [=, this] {
-    HEARTH_CUDA_CHECK(cudaMemcpyAsync(rows_dev, staging, bytes, cudaMemcpyHostToDevice, stream_));
-    cuda::gather_rows(x, static_cast<const int32_t*>(rows_dev), m, dim, out, stream_);
-  };
-  if (!graphs_->active()) {
-    run();
-  } else {
-    cuda::OpSig s = sig(kGather, x, staging, rows_dev, dim, out, rows.size());
-    s.insert(s.end(), rows.begin(), rows.end());
-    graphs_->call(std::move(s), run);
-  }
-  // In a captured or replayed step the event is not needed: the step ends with a synchronizing
-  // copy to the host.
-  if (!graphs_->active()) HEARTH_CUDA_CHECK(cudaEventRecord(rows_copied_, stream_));
+void CudaBackend::gather_rows(const float* x, int dim, float* out) {
+  if (n_out_ == 0) return;
+  const int32_t* rows = at(batch_dev_, off_out_rows_);  // copied to the device with the batch
+  const int m = n_out_;
+  dispatch(
+      *graphs_, [=, this] { cuda::gather_rows(x, rows, m, dim, out, stream_); }, kGather, x, rows,
+      m, dim, out);
 }
 
 std::optional<double> CudaBackend::device_bandwidth_gbs() {

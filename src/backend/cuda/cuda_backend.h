@@ -10,7 +10,6 @@
 #include "backend/backend.h"
 
 struct CUstream_st;
-struct CUevent_st;
 struct cublasContext;
 
 namespace hearth {
@@ -48,7 +47,7 @@ class CudaBackend : public Backend {
                  float* out) override;
   void swiglu(const float* gate, const float* up, size_t count, float* out) override;
   void add(float* x, const float* y, size_t count) override;
-  void gather_rows(const float* x, const std::vector<int32_t>& rows, int dim, float* out) override;
+  void gather_rows(const float* x, int dim, float* out) override;
 
   std::optional<double> device_bandwidth_gbs() override;
   void argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) override;
@@ -77,13 +76,10 @@ class CudaBackend : public Backend {
   int max_len_ = 0;  // longest context in the batch: max position + 1
   std::vector<int32_t> batch_host_;
   size_t off_pos_ = 0, off_seq_ = 0, off_slot_ = 0, off_tables_ = 0, off_table_offset_ = 0;
+  size_t off_out_rows_ = 0;  // the batch's logits_rows then argmax_rows, for gather_rows
+  int n_out_ = 0;
   void* batch_dev_ = nullptr;
   size_t batch_cap_ = 0;
-  void* rows_dev_ = nullptr;
-  size_t rows_cap_ = 0;
-  void* rows_pinned_ = nullptr;  // host staging for gather_rows' indices
-  size_t rows_pinned_cap_ = 0;
-  CUevent_st* rows_copied_ = nullptr;
   void* w_scratch_ = nullptr;  // f16 copy of a quantized weight during a prefill matmul
   size_t w_scratch_cap_ = 0;
   void* x_scratch_ = nullptr;  // activations converted for cuBLAS
