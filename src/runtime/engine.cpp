@@ -3,25 +3,44 @@
 #include <algorithm>
 
 #include "runtime/session.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace hearth {
 
 Engine::Engine(const std::string& model_path, const EngineOptions& opts)
-    : ck_(open_checkpoint(model_path)) {
-  if (opts.context < 0) throw Error("--ctx", "must be positive");
+    : Engine(open_checkpoint(model_path), opts) {}
+
+Engine::Engine(Checkpoint ck, const EngineOptions& opts) : ck_(std::move(ck)) {
   if (opts.threads < 0) throw Error("--threads", "must be >= 0");
-  const int64_t model_max = ck_.config.max_position;
-  int64_t ctx = opts.context > 0 ? opts.context : std::min<int64_t>(model_max, 4096);
-  if (ctx > model_max)
-    throw Error("--ctx", std::to_string(ctx) + " exceeds the model's maximum context of " +
-                             std::to_string(model_max));
-  context_ = static_cast<int>(ctx);
+  context_ = engine_context(ck_.config, opts);
   backend_ = make_backend({opts.device, opts.threads});
   model_ = std::make_unique<LlamaModel>(ck_, *backend_, opts.max_batch_tokens);
   int blocks = opts.kv_blocks > 0 ? opts.kv_blocks : blocks_for_context(context_, opts.block_size);
   cache_ =
       std::make_unique<KvCache>(*backend_, ck_.config, blocks, opts.block_size, kv_dtype(opts));
+}
+
+int default_context(const ModelConfig& cfg) {
+  return static_cast<int>(std::min<int64_t>(cfg.max_position, kDefaultMaxContext));
+}
+
+int engine_context(const ModelConfig& cfg, const EngineOptions& o) {
+  if (o.context < 0) throw Error("--ctx", "must be positive");
+  if (o.context == 0) return default_context(cfg);
+  if (o.context > cfg.max_position)
+    throw Error("--ctx", std::to_string(o.context) + " exceeds the model's maximum context of " +
+                             std::to_string(cfg.max_position));
+  return o.context;
+}
+
+std::vector<int32_t> end_of_sequence_ids(const ModelConfig& cfg, const Tokenizer* tok) {
+  std::vector<int32_t> ids;
+  for (int64_t e : cfg.eos_ids) ids.push_back(static_cast<int32_t>(e));
+  if (tok) ids.insert(ids.end(), tok->eos_ids().begin(), tok->eos_ids().end());
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
 DType kv_dtype(const EngineOptions& o) {

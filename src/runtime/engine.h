@@ -1,8 +1,10 @@
 #pragma once
 // Everything one loaded model needs at run time: the opened file, a backend, the weights bound
 // to it and a paged KV cache. The CLI subcommands and the server start from here.
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "format/checkpoint.h"
@@ -11,10 +13,12 @@
 
 namespace hearth {
 
+class Tokenizer;
+
 struct EngineOptions {
   std::string device = "cpu";
   int threads = 0;  // 0: all cores
-  int context = 0;  // 0: min(model's maximum, 4096)
+  int context = 0;  // 0: default_context()
   int max_batch_tokens = 256;
   int kv_blocks = 0;  // 0: enough for one sequence of `context` tokens
   int block_size = 16;
@@ -27,9 +31,21 @@ struct EngineOptions {
 // The KV element type `o` asks for; throws hearth::Error on a name that is not f32 or f16.
 DType kv_dtype(const EngineOptions& o);
 
+// The context a model gets when none is asked for: its maximum, at most 4096 tokens.
+inline constexpr int64_t kDefaultMaxContext = 4096;
+int default_context(const ModelConfig& cfg);
+// The context `o` asks for (its value, or the default), checked against the model's maximum.
+int engine_context(const ModelConfig& cfg, const EngineOptions& o);
+
+// The ids that end a sequence: the model config's and the tokenizer's (may be null) together,
+// sorted. `hearth run`, the chat and the server all stop on this one set.
+std::vector<int32_t> end_of_sequence_ids(const ModelConfig& cfg, const Tokenizer* tok);
+
 class Engine {
  public:
   Engine(const std::string& model_path, const EngineOptions& opts);
+  // From a checkpoint already open (the server reads its config first to size the cache).
+  Engine(Checkpoint ck, const EngineOptions& opts);
 
   const Checkpoint& checkpoint() const { return ck_; }
   const ModelConfig& config() const { return ck_.config; }

@@ -128,6 +128,41 @@ TEST(RunCli, InteractiveResetStartsOver) {
   EXPECT_EQ(fresh.out, replies[1] + "\n");
 }
 
+TEST(RunCli, JsonObjectResponseFormatPrintsOneJsonObject) {
+  auto r = run_command(hearth_cmd("run " + kDevB +
+                                  " --prompt 'A llama, as JSON:' -n 48 --temp 0.8 --seed 3 "
+                                  "--response-format json_object --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string text = nlohmann::json::parse(r.out)["text"];
+  nlohmann::json doc;
+  ASSERT_NO_THROW(doc = nlohmann::json::parse(text)) << text;
+  EXPECT_TRUE(doc.is_object()) << text;
+}
+
+TEST(RunCli, GenerationFlagErrorsAreOneLine) {
+  const std::string base = "run " + kDevB + " --prompt hi -n 2 ";
+  const std::pair<std::string, std::string> cases[] = {
+      {"--logit-bias 5", "--logit-bias: '5' is not ID=BIAS"},
+      {"--logit-bias 5=1,x=2", "--logit-bias: 'x=2' is not ID=BIAS"},
+      {"--logit-bias 5=200", "--logit-bias: bias 200 is not between -100 and 100"},
+      {"--logit-bias 128256=1", "--logit-bias: token id 128256 is not in this model's vocabulary"},
+  };
+  for (const auto& [flags, message] : cases) {
+    auto r = run_command(hearth_cmd(base + flags));
+    EXPECT_EQ(r.exit_code, 1) << flags;
+    EXPECT_THAT(r.err, HasSubstr(message)) << flags;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  for (const char* flags : {"--response-format xml", "--presence-penalty 3"}) {
+    auto r = run_command(hearth_cmd(base + flags));
+    EXPECT_EQ(r.exit_code, 2) << flags << r.err;
+  }
+  auto r = run_command(
+      hearth_cmd("run " + kData + "/devA --tokens 1,2 -n 2 " + "--response-format json_object"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("json_object needs the model's tokenizer"));
+}
+
 TEST(RunCli, Errors) {
   auto r = run_command(hearth_cmd("run " + kData + "/devA --prompt hello"));
   EXPECT_EQ(r.exit_code, 1);

@@ -54,7 +54,7 @@ int chat_repl(Engine& engine, const Tokenizer& tok, const std::string& system,
         "for more lines; /reset clears, /exit or Ctrl-D quits.\n",
         engine.checkpoint().path.c_str(), engine.context());
   Session session(engine.model(), engine.cache(), engine.context());
-  const auto stops = stop_ids(engine.config(), &tok);
+  const std::vector<int32_t> end_ids = end_of_sequence_ids(engine.config(), &tok);
   nlohmann::ordered_json history = nlohmann::ordered_json::array();
   std::vector<int32_t> cached;  // exactly the tokens the session holds
   std::string input;
@@ -90,12 +90,10 @@ int chat_repl(Engine& engine, const Tokenizer& tok, const std::string& system,
     while (common < cached.size() && common < ids.size() && cached[common] == ids[common]) ++common;
     common = std::min(common, ids.size() - 1);  // at least one token to get logits from
     session.truncate(static_cast<int32_t>(common));
-    cached.resize(common);
-    std::vector<int32_t> rest(ids.begin() + static_cast<long>(common), ids.end());
     GenerateOptions turn = o;
     turn.n_predict = std::min(o.n_predict, engine.context() - static_cast<int>(ids.size()));
-    Generated g = generate_to_stdout(engine, session, rest, turn, &tok, stops);
-    cached.insert(cached.end(), rest.begin(), rest.end());
+    Generated g = generate_to_stdout(engine, session, ids, common, turn, &tok, end_ids);
+    cached = ids;
     cached.insert(cached.end(), g.fed.begin(), g.fed.end());
     history.push_back({{"role", "assistant"}, {"content", tok.decode(g.tokens, true)}});
   }

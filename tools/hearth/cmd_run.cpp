@@ -49,16 +49,16 @@ void print_json(const std::string& model, const std::vector<int32_t>& prompt, co
 }
 
 int run_generate(RunOpts o) {
-  if (o.gen.n_predict < 0)
-    throw Error("-n", "must be >= 0, got " + std::to_string(o.gen.n_predict));
-  validate_sampling(o.gen.sampling);
+  check_options(o.gen);
   if (!o.tokens.empty() && !o.prompt.empty())
     throw Error("run", "give --prompt or --tokens, not both");
   std::optional<Tokenizer> tok;
   if (has_tokenizer(o.model)) tok = load_tokenizer(o.model);
+  const Tokenizer* tk = tok ? &*tok : nullptr;
   if (o.tokens.empty() && o.prompt.empty()) {
     if (!tok) throw Error(o.model, "has no tokenizer: interactive chat needs one (use --tokens)");
     Engine engine(o.model, o.engine);
+    prepare(o.gen, engine, tk, end_of_sequence_ids(engine.config(), tk));
     return chat_repl(engine, *tok, o.system, o.gen);
   }
   std::vector<int32_t> ids;
@@ -76,12 +76,13 @@ int run_generate(RunOpts o) {
     }
   }
   Engine engine(o.model, o.engine);
+  const std::vector<int32_t> end_ids = end_of_sequence_ids(engine.config(), tk);
+  prepare(o.gen, engine, tk, end_ids);
   Session session(engine.model(), engine.cache(), engine.context());
-  const Tokenizer* out_tok = (tok && !o.print_ids) ? &*tok : nullptr;
+  const Tokenizer* out_tok = (tok && !o.print_ids) ? tk : nullptr;
   o.gen.echo = !o.json;
-  Generated g = generate_to_stdout(engine, session, ids, o.gen, out_tok,
-                                   stop_ids(engine.config(), tok ? &*tok : nullptr));
-  if (o.json) print_json(o.model, ids, g, tok ? &*tok : nullptr);
+  Generated g = generate_to_stdout(engine, session, ids, 0, o.gen, out_tok, end_ids);
+  if (o.json) print_json(o.model, ids, g, tk);
   return 0;
 }
 
@@ -100,16 +101,7 @@ RegisterCommand reg(
       app.add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
       app.add_flag("--json", o->json,
                    "Print one JSON object at the end (tokens, text, finish reason, speed)");
-      app.add_option("-n,--n-predict", o->gen.n_predict, "Tokens to generate")
-          ->capture_default_str();
-      app.add_option("--temp", o->gen.sampling.temperature, "Temperature (0: greedy)")
-          ->capture_default_str();
-      app.add_option("--top-k", o->gen.sampling.top_k, "Top-k (0: off)")->capture_default_str();
-      app.add_option("--top-p", o->gen.sampling.top_p, "Top-p (1: off)")->capture_default_str();
-      app.add_option("--min-p", o->gen.sampling.min_p, "Min-p (0: off)")->capture_default_str();
-      app.add_option("--seed", o->gen.sampling.seed, "Random seed")->capture_default_str();
-      app.add_flag("--ignore-eos", o->gen.ignore_eos,
-                   "Keep generating past end-of-sequence tokens");
+      add_generate_options(app, o->gen);
       add_engine_options(app, o->engine);
       return [o] { return run_generate(*o); };
     });

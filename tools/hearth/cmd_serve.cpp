@@ -80,14 +80,9 @@ int run_serve(ServeOpts o) {
   if (!has_tokenizer(o.model))
     throw Error(o.model, "no tokenizer found (tokenizer.json or GGUF tokenizer metadata)");
   Tokenizer tok = load_tokenizer(o.model);
-  {
-    Checkpoint ck = open_checkpoint(o.model);
-    int ctx = o.engine.context > 0
-                  ? o.engine.context
-                  : static_cast<int>(std::min<int64_t>(ck.config.max_position, 4096));
-    o.engine.kv_blocks = kv_blocks_for(o, ck.config, ctx);
-  }
-  Engine engine(o.model, o.engine);
+  Checkpoint ck = open_checkpoint(o.model);
+  o.engine.kv_blocks = kv_blocks_for(o, ck.config, engine_context(ck.config, o.engine));
+  Engine engine(std::move(ck), o.engine);
   // Declared before the scheduler: sequences still queued at destruction report into it.
   server::Metrics metrics;
   SchedulerOptions so;
@@ -100,10 +95,7 @@ int run_serve(ServeOpts o) {
   sc.model_id = o.alias.empty() ? model_id(o.model) : o.alias;
   sc.context = engine.context();
   sc.vocab_size = engine.config().vocab_size;
-  sc.end_ids = tok.eos_ids();
-  for (int64_t e : engine.config().eos_ids)
-    if (std::find(sc.end_ids.begin(), sc.end_ids.end(), e) == sc.end_ids.end())
-      sc.end_ids.push_back(static_cast<int32_t>(e));
+  sc.end_ids = end_of_sequence_ids(engine.config(), &tok);
   server::OpenAiService svc(sched, tok, metrics, sc);
   o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib * 1048576.0);
   server::HttpServer http(svc, sched, metrics, o.http);
