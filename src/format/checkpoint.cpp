@@ -8,6 +8,7 @@
 
 #include "quant/half.h"
 #include "util/error.h"
+#include "util/read_file.h"
 
 namespace fs = std::filesystem;
 
@@ -55,14 +56,6 @@ std::string canonical_tensor_name(const std::string& hf) {
 
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void add_shard(Checkpoint& ck, const std::string& file, const std::set<std::string>* expected) {
   auto st = std::make_shared<SafetensorsFile>(file);
   for (const auto& t : st->tensors()) {
@@ -92,7 +85,7 @@ Checkpoint open_hf_checkpoint(const std::string& dir) {
   if (fs::exists(index)) {
     nlohmann::json j;
     try {
-      j = nlohmann::json::parse(read_text(index.string()));
+      j = nlohmann::json::parse(read_file(index.string()));
     } catch (const nlohmann::json::exception& e) {
       throw Error(index.string(), std::string("not valid JSON: ") + e.what());
     }
@@ -198,13 +191,10 @@ Checkpoint open_checkpoint(const std::string& path) {
   if (ec || !fs::exists(st)) throw Error(path, "no such file or directory");
   if (fs::is_directory(st)) return open_hf_checkpoint(path);
   // A file: GGUF by magic; a lone safetensors file has no config, so say what is needed.
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  in.read(magic, 4);
-  if (in.gcount() == 4 && std::memcmp(magic, "GGUF", 4) == 0) return open_gguf_checkpoint(path);
+  if (is_gguf_file(path)) return open_gguf_checkpoint(path);
   if (fs::path(path).extension() == ".safetensors")
     throw Error(path, "a .safetensors file alone has no config: pass the checkpoint directory");
-  if (in.gcount() == 0) throw Error(path, "file is empty");
+  if (fs::file_size(path, ec) == 0 && !ec) throw Error(path, "file is empty");
   throw Error(path, "not a GGUF file (bad magic) and not a checkpoint directory");
 }
 

@@ -1,12 +1,20 @@
 #include "format/gguf.h"
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <limits>
 
 #include "format/byte_reader.h"
 #include "util/error.h"
 
 namespace hearth {
+
+bool is_gguf_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[4] = {};
+  return in.read(magic, 4) && std::memcmp(magic, "GGUF", 4) == 0;
+}
 
 namespace {
 

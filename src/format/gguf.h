@@ -46,6 +46,9 @@ struct GgufValue {
   size_t array_size() const;
 };
 
+// True when the file starts with the GGUF magic (cheap: reads four bytes).
+bool is_gguf_file(const std::string& path);
+
 class GgufFile {
  public:
   // Throws hearth::Error naming the file and the problem.

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "util/error.h"
+#include "util/read_file.h"
 
 namespace hearth {
 
@@ -39,13 +40,10 @@ double get_num(const std::string& path, const nlohmann::json& j, const char* key
 }  // namespace
 
 ModelConfig parse_hf_config(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
   nlohmann::json j;
+  const std::string text = read_file(path);
   try {
-    j = nlohmann::json::parse(ss.str());
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(path, std::string("not valid JSON: ") + e.what());
   }

@@ -5,9 +5,9 @@
 #include <filesystem>
 
 #include "format/gguf_writer.h"
-#include "format/tokenizer_meta.h"
 #include "model/rope.h"
 #include "quant/quantize.h"
+#include "tokenizer/gguf_metadata.h"
 #include "util/error.h"
 #include "util/progress.h"
 #include "util/thread_pool.h"
@@ -223,7 +223,10 @@ size_t write_llama_gguf(const std::string& out_path, const ModelConfig& c,
     w.set_string("llama.rope.scaling.type", "linear");
     w.set_f32("llama.rope.scaling.factor", static_cast<float>(c.rope_factor));
   }
-  if (!o.tokenizer_source.empty()) add_tokenizer_metadata(w, o.tokenizer_source);
+  if (o.tokenizer)
+    add_tokenizer_metadata(w, *o.tokenizer);
+  else if (!o.tokenizer_source.empty())
+    add_tokenizer_metadata(w, o.tokenizer_source);
 
   // llama3 scaling travels as per-frequency divisors, as llama.cpp's converter writes it.
   std::vector<float> factors = given_factors;

@@ -4,11 +4,13 @@
 // type asked for. Used by `hearth convert`, `hearth quantize` and `hearth synth`.
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "format/checkpoint.h"
+#include "tokenizer/tokenizer.h"
 
 namespace hearth {
 
@@ -34,6 +36,7 @@ std::vector<ExportTensor> random_tensors(const ModelConfig& cfg, uint64_t seed);
 struct ExportOptions {
   ExportType type = ExportType::BF16;
   std::string tokenizer_source;  // GGUF file or HF dir/tokenizer.json; "" writes none
+  std::shared_ptr<const TokenizerSpec> tokenizer;  // written instead of tokenizer_source if set
   std::string name;
   int threads = 0;
   bool quiet = false;

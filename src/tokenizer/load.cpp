@@ -9,6 +9,7 @@
 #include "format/gguf.h"
 #include "tokenizer/byte_level.h"
 #include "util/error.h"
+#include "util/read_file.h"
 
 namespace hearth {
 
@@ -24,18 +25,6 @@ constexpr const char* kLlama3Pattern =
 // Tokens that end a turn or a text in the Llama 3 family; they join the EOS set when present.
 constexpr const char* kEndTokens[] = {"<|end_of_text|>", "<|eom_id|>", "<|eot_id|>"};
 constexpr const char* kDefaultBos = "<|begin_of_text|>";
-
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw Error(path, "file not found");
-  if (fs::is_directory(path, ec)) throw Error(path, "is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(path, "cannot read file");
-  return ss.str();
-}
 
 json parse_json(const std::string& text, const std::string& name) {
   try {
@@ -239,13 +228,9 @@ TokenizerSpec hf_spec(const std::string& json_text, const std::string& json_name
       throw Error(config_name, "add_bos_token is not a boolean");
     spec.add_bos = config["add_bos_token"].get<bool>();
   }
+  if (auto it = config.find("chat_template"); it != config.end() && it->is_string())
+    spec.chat_template = it->get<std::string>();
   return spec;
-}
-
-bool is_gguf_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  char magic[4] = {};
-  return in.read(magic, 4) && std::string_view(magic, 4) == "GGUF";
 }
 
 // generation_config.json's eos_token_id (an int or a list) joins the EOS set.
@@ -268,6 +253,13 @@ void add_generation_eos(const fs::path& dir, TokenizerSpec& spec) {
 
 }  // namespace
 
+TokenizerSpec tokenizer_spec_from_hf_json_text(const std::string& json_text,
+                                               const std::string& json_name,
+                                               const std::string& config_text,
+                                               const std::string& config_name) {
+  return hf_spec(json_text, json_name, config_text, config_name);
+}
+
 Tokenizer tokenizer_from_hf_json_text(const std::string& json_text, const std::string& json_name,
                                       const std::string& config_text,
                                       const std::string& config_name) {
@@ -282,6 +274,10 @@ Tokenizer tokenizer_from_hf_json(const std::string& tokenizer_json,
 }
 
 Tokenizer tokenizer_from_gguf(const GgufFile& g) {
+  return Tokenizer(tokenizer_spec_from_gguf(g));
+}
+
+TokenizerSpec tokenizer_spec_from_gguf(const GgufFile& g) {
   const std::string& name = g.path();
   std::string model = g.has("tokenizer.ggml.model") ? g.get_string("tokenizer.ggml.model") : "";
   if (model != "gpt2")
@@ -369,10 +365,16 @@ Tokenizer tokenizer_from_gguf(const GgufFile& g) {
   add_named_eos(added_ids, spec.eos_ids);
   if (g.has("tokenizer.ggml.add_bos_token"))
     spec.add_bos = g.get_bool("tokenizer.ggml.add_bos_token");
-  return Tokenizer(std::move(spec));
+  if (g.has("tokenizer.chat_template"))
+    spec.chat_template = g.get_string("tokenizer.chat_template");
+  return spec;
 }
 
 Tokenizer load_tokenizer(const std::string& model_path) {
+  return Tokenizer(load_tokenizer_spec(model_path));
+}
+
+TokenizerSpec load_tokenizer_spec(const std::string& model_path) {
   std::error_code ec;
   if (!fs::exists(model_path, ec))
     throw Error(model_path,
@@ -387,18 +389,19 @@ Tokenizer load_tokenizer(const std::string& model_path) {
     std::string config = fs::exists(tc, ec) ? read_file(tc.string()) : "";
     TokenizerSpec spec = hf_spec(read_file(tj.string()), tj.string(), config, tc.string());
     add_generation_eos(dir, spec);
-    return Tokenizer(std::move(spec));
+    return spec;
   }
   if (is_gguf_file(model_path)) {
     GgufFile g(model_path);
     if (!g.has("tokenizer.ggml.tokens"))
       throw Error(model_path, "this GGUF file has no tokenizer (tokenizer.ggml.tokens is missing)");
-    return tokenizer_from_gguf(g);
+    return tokenizer_spec_from_gguf(g);
   }
   fs::path p(model_path);
   if (p.filename() == "tokenizer.json") {
     fs::path tc = p.parent_path() / "tokenizer_config.json";
-    return tokenizer_from_hf_json(model_path, fs::exists(tc, ec) ? tc.string() : "");
+    const std::string config = fs::exists(tc, ec) ? read_file(tc.string()) : "";
+    return hf_spec(read_file(model_path), model_path, config, tc.string());
   }
   throw Error(model_path, "not a model directory, a tokenizer.json or a GGUF file");
 }

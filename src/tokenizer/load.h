@@ -20,16 +20,23 @@ Tokenizer tokenizer_from_hf_json(const std::string& tokenizer_json,
 Tokenizer tokenizer_from_hf_json_text(const std::string& json_text, const std::string& json_name,
                                       const std::string& config_text,
                                       const std::string& config_name);
+// What the parser extracted, before the Tokenizer is built (the GGUF writer writes it back).
+TokenizerSpec tokenizer_spec_from_hf_json_text(const std::string& json_text,
+                                               const std::string& json_name,
+                                               const std::string& config_text,
+                                               const std::string& config_name);
 
 // tokenizer.ggml.model = gpt2 with tokenizer.ggml.pre = llama-bpe (or llama3/llama-v3; absent is
 // read as llama-bpe), .tokens, .merges, .token_type (optional), .bos_token_id, .eos_token_id,
 // .eot_token_id, .eom_token_id, .add_bos_token.
 Tokenizer tokenizer_from_gguf(const GgufFile& gguf);
+TokenizerSpec tokenizer_spec_from_gguf(const GgufFile& gguf);
 
 // model_path: a Hugging Face checkpoint directory (tokenizer.json, optional tokenizer_config.json,
 // and generation_config.json whose eos_token_id joins the EOS set), a tokenizer.json file, or a
 // .gguf file.
 Tokenizer load_tokenizer(const std::string& model_path);
+TokenizerSpec load_tokenizer_spec(const std::string& model_path);
 bool has_tokenizer(const std::string& model_path);
 
 }  // namespace hearth

@@ -37,6 +37,7 @@ struct TokenizerSpec {
   int32_t bos_id = -1;
   std::vector<int32_t> eos_ids;
   bool add_bos = true;
+  std::string chat_template;  // the Jinja template the files ship, if any (written to GGUF)
 };
 
 class Tokenizer {

@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "format/gguf.h"
+#include "tokenizer/builtin_llama31.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/gguf_metadata.h"
 #include "tokenizer/load.h"
 #include "util/error.h"
 
@@ -344,6 +346,40 @@ TEST_F(TokenizerLoad, GgufErrors) {
             .strings("tokenizer.ggml.tokens", small_gguf_tokens())
             .u32("tokenizer.ggml.bos_token_id", 999),
         "out of range");
+}
+
+// The tokenizer built into the binary for `hearth synth` is the Llama 3.1 one in tests/data.
+TEST(BuiltinTokenizer, IsTheShippedLlama31Tokenizer) {
+  const TokenizerSpec built = builtin_llama31_tokenizer_spec();
+  const TokenizerSpec files = load_tokenizer_spec(std::string(HEARTH_TEST_DATA) + "/llama31");
+  EXPECT_EQ(built.tokens, files.tokens);
+  EXPECT_EQ(built.kinds, files.kinds);
+  EXPECT_EQ(built.merges, files.merges);
+  EXPECT_EQ(built.bos_id, 128000);
+  EXPECT_EQ(built.eos_ids, files.eos_ids);
+  EXPECT_EQ(built.add_bos, files.add_bos);
+  EXPECT_EQ(built.chat_template, files.chat_template);
+  EXPECT_FALSE(built.chat_template.empty());
+  const Tokenizer tok(built);
+  EXPECT_EQ(tok.vocab_size(), 128256);
+  EXPECT_EQ(tok.eos_ids(), (std::vector<int32_t>{128001, 128008, 128009}));
+}
+
+// One parser: the GGUF metadata written from tokenizer.json loads back as the same tokenizer.
+TEST_F(TokenizerLoad, GgufMetadataFromTokenizerJsonRoundTrips) {
+  const std::string src = std::string(HEARTH_TEST_DATA) + "/devB";
+  GgufWriter w;
+  add_tokenizer_metadata(w, src);
+  const std::string out = (dir_ / "tok.gguf").string();
+  w.write(out);
+  const TokenizerSpec a = load_tokenizer_spec(src), b = load_tokenizer_spec(out);
+  EXPECT_EQ(b.tokens, a.tokens);
+  EXPECT_EQ(b.kinds, a.kinds);
+  EXPECT_EQ(b.merges, a.merges);
+  EXPECT_EQ(b.bos_id, a.bos_id);
+  EXPECT_EQ(b.add_bos, a.add_bos);
+  EXPECT_EQ(b.chat_template, a.chat_template);
+  EXPECT_EQ(Tokenizer(b).eos_ids(), Tokenizer(a).eos_ids());
 }
 
 }  // namespace

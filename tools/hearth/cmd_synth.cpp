@@ -1,11 +1,12 @@
 // hearth synth --shape NAME --type T OUT.gguf: a random-weight model of a released shape with the
 // real Llama 3.1 tokenizer, for benchmarks where weights cannot be downloaded.
 #include <cstdio>
-#include <filesystem>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "command.h"
 #include "model/gguf_export.h"
+#include "tokenizer/builtin_llama31.h"
 #include "util/error.h"
 
 namespace hearth::cli {
@@ -38,12 +39,8 @@ int run_synth(const SynthOpts& o) {
   eo.quiet = o.quiet || o.json;
   eo.name = o.shape + "-synthetic";
   eo.tokenizer_source = o.tokenizer;
-  if (eo.tokenizer_source.empty()) {
-    eo.tokenizer_source = HEARTH_DEFAULT_TOKENIZER;
-    if (!std::filesystem::exists(eo.tokenizer_source))
-      throw Error("--tokenizer",
-                  "give a Llama 3.1 tokenizer (GGUF file or directory with tokenizer.json)");
-  }
+  if (eo.tokenizer_source.empty())
+    eo.tokenizer = std::make_shared<TokenizerSpec>(builtin_llama31_tokenizer_spec());
   size_t bytes = write_llama_gguf(o.out, *cfg, random_tensors(*cfg, o.seed), eo);
   if (o.json) {
     nlohmann::json j{
@@ -69,7 +66,8 @@ RegisterCommand reg(
       app.add_option("--seed", o->seed, "Random seed")->capture_default_str();
       app.add_option("--layers", o->layers, "Override the layer count (smaller test models)");
       app.add_option("--tokenizer", o->tokenizer,
-                     "Tokenizer source: GGUF file or directory with tokenizer.json");
+                     "Tokenizer source: GGUF file or directory with tokenizer.json (default: the "
+                     "built-in Llama 3.1 tokenizer)");
       app.add_option("-t,--threads", o->threads, "Threads (0: all cores)");
       app.add_flag("-q,--quiet", o->quiet, "No progress output");
       app.add_flag("--json", o->json, "Print the result as JSON");

@@ -10,6 +10,7 @@
 #include "command.h"
 #include "tokenizer/load.h"
 #include "util/error.h"
+#include "util/read_file.h"
 
 namespace hearth::cli {
 namespace {
@@ -28,12 +29,9 @@ struct TemplateOpts {
 
 // Key order matters to the prompt (tools are printed as given), hence ordered_json.
 ojson read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open file");
-  std::stringstream ss;
-  ss << in.rdbuf();
+  const std::string text = read_file(path);
   try {
-    return ojson::parse(ss.str());
+    return ojson::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     std::string what = e.what();  // "[json.exception.parse_error.101] parse error at ...: ..."
     auto pos = what.find("] ");

@@ -9,6 +9,7 @@
 #include "command.h"
 #include "tokenizer/load.h"
 #include "util/error.h"
+#include "util/read_file.h"
 
 namespace hearth::cli {
 namespace {
@@ -18,18 +19,9 @@ struct TokenizeOpts {
   bool no_bos = false, special = false;
 };
 
-std::string read_input_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw Error(path, "cannot read file");
-  return ss.str();
-}
-
 int run_tokenize(const TokenizeOpts& o, bool from_file) {
   Tokenizer tok = load_tokenizer(o.model);
-  std::string text = from_file ? read_input_file(o.file) : o.text;
+  std::string text = from_file ? read_file(o.file) : o.text;
   std::vector<int32_t> ids = tok.encode(text, tok.add_bos_default() && !o.no_bos, o.special);
   std::printf("%s\n", nlohmann::json(ids).dump().c_str());
   return 0;
