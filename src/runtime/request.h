@@ -1,5 +1,6 @@
 #pragma once
-// What a caller asks of the scheduler for one sequence, and what it hears back per token.
+// What a caller asks for one sequence (the scheduler, `hearth run`), and what it hears back per
+// token.
 #include <cstdint>
 #include <functional>
 #include <memory>
