@@ -27,7 +27,8 @@ Engine::Engine(const std::string& model_path, const EngineOptions& opts)
 DType kv_dtype(const EngineOptions& o) {
   if (o.kv_type == "f32") return DType::F32;
   if (o.kv_type == "f16") return DType::F16;
-  throw Error("--kv-type", "unknown type '" + o.kv_type + "' (expected f32 or f16)");
+  if (o.kv_type == "bf16") return DType::BF16;
+  throw Error("--kv-type", "unknown type '" + o.kv_type + "' (expected f32, f16 or bf16)");
 }
 
 }  // namespace hearth

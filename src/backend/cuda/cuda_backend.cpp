@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "backend/cuda/blocks.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/step_graph.h"
@@ -28,7 +29,9 @@ enum Op : uint64_t {
   kSwiglu,
   kAdd,
   kGather,
-  kArgmax
+  kArgmax,
+  kAddRmsNorm,
+  kRopeKvStore
 };
 
 template <class T>
@@ -79,6 +82,7 @@ int cuda_device_count() {
 CudaBackend::CudaBackend(int device) : device_(device) {
   try {
     HEARTH_CUDA_CHECK(cudaSetDevice(device_));
+    HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
     // A blocking stream: the legacy default stream (synchronous cudaMemcpy) orders with it.
     cudaStream_t s = nullptr;
     HEARTH_CUDA_CHECK(cudaStreamCreate(&s));
@@ -93,7 +97,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
     HEARTH_CUDA_CHECK(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming));
     rows_copied_ = ev;
     const char* env = std::getenv("HEARTH_CUDA_GRAPHS");
-    graphs_ = std::make_unique<cuda::StepGraphs>(stream_, env != nullptr && env[0] == '1');
+    graphs_ = std::make_unique<cuda::StepGraphs>(stream_, env == nullptr || env[0] != '0');
   } catch (...) {
     release();
     throw;
@@ -110,11 +114,12 @@ void CudaBackend::release() noexcept {
   if (stream_) cudaStreamSynchronize(stream_);
   for (void* p : weights_) cudaFree(p);
   weights_.clear();
-  for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, rows_dev_, w_scratch_, x_scratch_,
-                  argmax_dev_, attn_scratch_})
+  for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, rows_dev_, staging_, w_scratch_,
+                  x_scratch_, argmax_dev_, attn_scratch_})
     if (p) cudaFree(p);
   inv_freq_ = nullptr;
-  batch_dev_ = rows_dev_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ = nullptr;
+  batch_dev_ = rows_dev_ = staging_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ =
+      nullptr;
   if (rows_pinned_) cudaFreeHost(rows_pinned_);
   rows_pinned_ = nullptr;
   if (rows_copied_) cudaEventDestroy(rows_copied_);
@@ -140,10 +145,14 @@ bool CudaBackend::supports(DType t) const {
   }
 }
 
+bool CudaBackend::supports_kv(DType t) const {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
 Weight CudaBackend::upload(const TensorView& t) {
   if (!supports(t.dtype))
     throw Error(t.file, "tensor '" + t.name + "' has a type the CUDA backend does not read (" +
-                            std::to_string(static_cast<uint32_t>(t.dtype)) + ")");
+                            dtype_name(t.dtype) + ")");
   Weight w;
   w.name = t.name;
   w.dtype = t.dtype;
@@ -154,9 +163,42 @@ Weight CudaBackend::upload(const TensorView& t) {
   if (w.cols % cuda::block_elems(t.dtype) != 0)
     throw Error(t.file, "tensor '" + t.name + "': row length " + std::to_string(w.cols) +
                             " is not a whole number of blocks");
-  void* p = alloc(t.nbytes);
+  const size_t file_bytes = cuda::file_row_bytes(t.dtype, w.cols) * static_cast<size_t>(w.rows);
+  if (file_bytes != t.nbytes)
+    throw Error(t.file, "tensor '" + t.name + "': " + std::to_string(t.nbytes) +
+                            " bytes for its shape and type, expected " +
+                            std::to_string(file_bytes));
+  const bool repack = cuda::repacked(t.dtype);
+  const bool bf16 = t.dtype == DType::BF16;
+  void* p = alloc(cuda::row_bytes(t.dtype, w.cols) * static_cast<size_t>(w.rows));
   try {
-    HEARTH_CUDA_CHECK(cudaMemcpy(p, t.data, t.nbytes, cudaMemcpyHostToDevice));
+    if (repack || bf16) {
+      // The legacy-stream copy waits for the last kernel that read the staging buffer.
+      scratch(staging_, staging_cap_, t.nbytes + 16);
+      HEARTH_CUDA_CHECK(cudaMemcpy(staging_, t.data, t.nbytes, cudaMemcpyHostToDevice));
+    }
+    if (repack) {
+      cuda::repack_rows(t.dtype, staging_, w.rows, w.cols, p, stream_);
+    } else if (bf16) {
+      // bf16 weights are kept as f16, which holds every bf16 value of a weight's range exactly:
+      // prefill can then multiply them with f16 activations (8 more bits than bf16's) in one
+      // tensor-core GEMM. With bf16 activations devA's logits move by 0.036 from float32, past the
+      // GPU's 2e-2 bound. A tensor with values beyond f16's range stays bf16.
+      // The overflow flag: an int just past the tensor's bytes in the staging buffer.
+      int* flag = reinterpret_cast<int*>(static_cast<uint8_t*>(staging_) + (t.nbytes + 3) / 4 * 4);
+      HEARTH_CUDA_CHECK(cudaMemsetAsync(flag, 0, sizeof(int), stream_));
+      cuda::bf16_to_f16(staging_, t.nbytes / 2, p, flag, stream_);
+      int overflow = 0;
+      HEARTH_CUDA_CHECK(
+          cudaMemcpyAsync(&overflow, flag, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+      HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (overflow)
+        HEARTH_CUDA_CHECK(cudaMemcpy(p, t.data, t.nbytes, cudaMemcpyHostToDevice));
+      else
+        w.dtype = DType::F16;
+    } else {
+      HEARTH_CUDA_CHECK(cudaMemcpy(p, t.data, t.nbytes, cudaMemcpyHostToDevice));
+    }
   } catch (...) {
     free(p);
     throw;
@@ -241,6 +283,12 @@ void CudaBackend::set_batch(const BatchInputs& b) {
     progress_shown_ = false;
   }
   graphs_->abandon();  // a step that ended without results
+  if (staging_) {      // uploads are over once steps run
+    HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    free(staging_);
+    staging_ = nullptr;
+    staging_cap_ = 0;
+  }
   const size_t n = b.tokens.size();
   n_tokens_ = static_cast<int>(n);
   block_size_ = b.block_size;
@@ -264,10 +312,12 @@ void CudaBackend::set_batch(const BatchInputs& b) {
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(batch_dev_, batch_host_.data(),
                                     batch_host_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
                                     stream_));
-  // Decode-sized steps may run as a captured graph; the shape of the step is its key.
+  // Decode-sized steps may run as a captured graph. The key is what decides the step's calls:
+  // tokens, sequences, and the context bucket that sets attention's split count.
   if (n >= 1 && n <= static_cast<size_t>(cuda::kGemvMaxTokens)) {
     HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));  // no host wait inside the step
-    graphs_->begin(n * 4096 + b.table_offset.size());
+    const uint64_t bucket = static_cast<uint64_t>(cuda::attention_len_bucket(max_len_));
+    graphs_->begin((bucket << 32) | (n << 16) | b.table_offset.size());
   }
 }
 
@@ -300,59 +350,90 @@ void CudaBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, flo
 }
 
 void CudaBackend::matmul(const Weight& w, const float* x, int n, float* y) {
-  if (n <= 0) return;
+  matmul_shared_input({{&w, y}}, x, n);
+}
+
+void CudaBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
+  if (n <= 0 || outs.empty()) return;
+  for (const MatmulOut& o : outs)
+    if (o.w->cols != outs.front().w->cols)
+      throw Error("cuda matmul", "internal: shared-input matrices of different widths");
   if (n <= cuda::kGemvMaxTokens) {
-    const DType t = w.dtype;
-    const void* data = w.data;
-    const int64_t rows = w.rows, cols = w.cols;
-    dispatch(
-        *graphs_, [=, this] { cuda::gemv(t, data, rows, cols, x, n, y, stream_); }, kGemv, t, data,
-        rows, cols, x, n, y);
+    // One launch per weight type (Q4_K_M mixes Q4_K and Q6_K within a layer).
+    std::vector<MatmulOut> group;
+    std::vector<bool> done(outs.size(), false);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (done[i]) continue;
+      group.clear();
+      for (size_t j = i; j < outs.size(); ++j)
+        if (!done[j] && outs[j].w->dtype == outs[i].w->dtype &&
+            group.size() < static_cast<size_t>(cuda::kGemvMaxMats)) {
+          group.push_back(outs[j]);
+          done[j] = true;
+        }
+      gemv_launch(group, x, n);
+    }
     return;
   }
   graphs_->abandon();  // cuBLAS steps are not captured
-  gemm(w, x, n, y);
+  gemm_shared_input(outs, x, n);
+}
+
+void CudaBackend::gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n) {
+  cuda::GemvOut g[cuda::kGemvMaxMats] = {};
+  const int count = static_cast<int>(outs.size());
+  for (int m = 0; m < count; ++m) g[m] = {outs[m].w->data, outs[m].y, outs[m].w->rows};
+  const DType t = outs.front().w->dtype;
+  const int64_t cols = outs.front().w->cols;
+  dispatch(
+      *graphs_, [=, this] { cuda::gemv(t, g, count, cols, x, n, stream_); }, kGemv, t, cols, x, n,
+      count, g[0].w, g[0].y, g[0].rows, g[1].w, g[1].y, g[1].rows, g[2].w, g[2].y, g[2].rows);
 }
 
 // y[n, rows] = x[n, cols] W^T. cuBLAS is column-major: y^T (rows x n) = W' x^T where W' is W read
 // as a cols x rows column-major matrix (op T) and x^T is x as a cols x n column-major matrix.
-void CudaBackend::gemm(const Weight& w, const float* x, int n, float* y) {
-  const int m = static_cast<int>(w.rows), k = static_cast<int>(w.cols);
+// The activations are converted once per call: to bf16 for bf16 weights (one GEMM with float32
+// accumulation; the GPU's accuracy bound allows bf16 activations), to f16 for f16 and quantized
+// weights (these are dequantized to an f16 scratch copy first).
+void CudaBackend::gemm_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
+  const int k = static_cast<int>(outs.front().w->cols);
   const size_t xcount = static_cast<size_t>(n) * k;
+  bool need_f16 = false, need_bf16 = false;
+  for (const MatmulOut& o : outs) {
+    need_bf16 |= o.w->dtype == DType::BF16;
+    need_f16 |= o.w->dtype != DType::BF16 && o.w->dtype != DType::F32;
+  }
+  auto* xs = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * xcount * 2));
+  void* x_f16 = xs;
+  void* x_bf16 = xs + xcount * 2;
+  if (need_f16) cuda::f32_to_f16(x, xcount, x_f16, stream_);
+  if (need_bf16) cuda::f32_to_bf16(x, xcount, x_bf16, stream_);
   const float one = 1.0f, zero = 0.0f;
-  auto gemm_ex = [&](const void* a, cudaDataType at, const void* b, const float* beta) {
-    HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, at, k, b,
-                                     at, k, beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
-                                     CUBLAS_GEMM_DEFAULT));
-  };
-  switch (w.dtype) {
-    case DType::F32:
-      HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one,
-                                      static_cast<const float*>(w.data), k, x, k, &zero, y, m));
-      return;
-    case DType::BF16: {
-      // bf16 weights are used as they are; the activations go in as hi + lo bf16 parts, so the
-      // product keeps ~16 mantissa bits of x instead of bf16's 8.
-      auto* hi = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * xcount * 2));
-      uint8_t* lo = hi + xcount * 2;
-      cuda::split_bf16(x, xcount, hi, lo, stream_);
-      gemm_ex(w.data, CUDA_R_16BF, hi, &zero);
-      gemm_ex(w.data, CUDA_R_16BF, lo, &one);
-      return;
-    }
-    case DType::F16: {
-      void* xh = scratch(x_scratch_, x_scratch_cap_, xcount * 2);
-      cuda::f32_to_f16(x, xcount, xh, stream_);
-      gemm_ex(w.data, CUDA_R_16F, xh, &zero);
-      return;
-    }
-    default: {
-      void* wh = scratch(w_scratch_, w_scratch_cap_, static_cast<size_t>(m) * k * 2);
-      cuda::dequantize_f16(w.dtype, w.data, m, k, wh, stream_);
-      void* xh = scratch(x_scratch_, x_scratch_cap_, xcount * 2);
-      cuda::f32_to_f16(x, xcount, xh, stream_);
-      gemm_ex(wh, CUDA_R_16F, xh, &zero);
-      return;
+  for (const MatmulOut& o : outs) {
+    const Weight& w = *o.w;
+    const int m = static_cast<int>(w.rows);
+    auto gemm_ex = [&](const void* a, const void* b, cudaDataType type) {
+      HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, type, k,
+                                       b, type, k, &zero, o.y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                                       CUBLAS_GEMM_DEFAULT));
+    };
+    switch (w.dtype) {
+      case DType::F32:
+        HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one,
+                                        static_cast<const float*>(w.data), k, x, k, &zero, o.y, m));
+        break;
+      case DType::BF16:
+        gemm_ex(w.data, x_bf16, CUDA_R_16BF);
+        break;
+      case DType::F16:
+        gemm_ex(w.data, x_f16, CUDA_R_16F);
+        break;
+      default: {
+        void* wh = scratch(w_scratch_, w_scratch_cap_, static_cast<size_t>(m) * k * 2);
+        cuda::dequantize_f16(w.dtype, w.data, m, k, wh, stream_);
+        gemm_ex(wh, x_f16, CUDA_R_16F);
+        break;
+      }
     }
   }
 }
@@ -370,12 +451,35 @@ void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {
 }
 
 void CudaBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
-  float* kc = static_cast<float*>(kv.k);  // supports_kv: always F32 here
-  float* vc = static_cast<float*>(kv.v);
+  void* kc = kv.k;
+  void* vc = kv.v;
+  const DType kt = kv.dtype;
   const int32_t* slot = at(batch_dev_, off_slot_);
   dispatch(
-      *graphs_, [=, this] { cuda::kv_store(kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore, kc,
-      vc, k, v, slot, n, kv_dim);
+      *graphs_, [=, this] { cuda::kv_store(kt, kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore,
+      kt, kc, vc, k, v, slot, n, kv_dim);
+}
+
+void CudaBackend::rope_kv_store(float* q, float* k, const float* v, const KvLayer& kv, int n,
+                                int n_heads, int n_kv_heads, int head_dim) {
+  if (static_cast<size_t>(head_dim / 2) != rope_pairs_ || head_dim > cuda::kMaxHeadDim)
+    throw Error("cuda rope", "head_dim " + std::to_string(head_dim) + " does not match the " +
+                                 std::to_string(rope_pairs_) + " frequencies set");
+  void* kc = kv.k;
+  void* vc = kv.v;
+  const DType kt = kv.dtype;
+  const int32_t* pos = at(batch_dev_, off_pos_);
+  const int32_t* slot = at(batch_dev_, off_slot_);
+  const float* inv_freq = inv_freq_;
+  const bool inter = interleaved_;
+  dispatch(
+      *graphs_,
+      [=, this] {
+        cuda::rope_kv_store(q, k, v, kt, kc, vc, n, n_heads, n_kv_heads, head_dim, pos, slot,
+                            inv_freq, inter, stream_);
+      },
+      kRopeKvStore, q, k, v, kt, kc, vc, n, n_heads, n_kv_heads, head_dim, pos, slot, inv_freq,
+      inter);
 }
 
 void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionShape& shape, int n,
@@ -389,22 +493,23 @@ void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionSh
   b.table_offset = at(batch_dev_, off_table_offset_);
   b.n_tokens = n;
   b.block_size = block_size_;
-  const int splits = cuda::attention_splits(n, shape.n_kv_heads, max_len_);
+  const int splits = cuda::attention_splits(n, shape.n_kv_heads, max_len_, sm_count_);
   float* partial = nullptr;
   if (splits > 1)
     partial = static_cast<float*>(scratch(
         attn_scratch_, attn_scratch_cap_,
         cuda::attention_partial_floats(splits, n, shape.n_heads, shape.head_dim) * sizeof(float)));
-  const float* kc = static_cast<const float*>(kv.k);
-  const float* vc = static_cast<const float*>(kv.v);
+  const void* kc = kv.k;
+  const void* vc = kv.v;
+  const DType kt = kv.dtype;
   const AttentionShape sh = shape;
   dispatch(
       *graphs_,
       [=, this] {
-        cuda::attention(q, kc, vc, b, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits,
+        cuda::attention(q, kt, kc, vc, b, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits,
                         partial, out, stream_);
       },
-      kAttention, q, kc, vc, b.tokens, b.pos, b.seq, b.slot, b.block_tables, b.table_offset, n,
+      kAttention, q, kt, kc, vc, b.tokens, b.pos, b.seq, b.slot, b.block_tables, b.table_offset, n,
       b.block_size, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits, partial, out);
 }
 
@@ -417,6 +522,16 @@ void CudaBackend::swiglu(const float* gate, const float* up, size_t count, float
 void CudaBackend::add(float* x, const float* y, size_t count) {
   dispatch(
       *graphs_, [=, this] { cuda::add(x, y, count, stream_); }, kAdd, x, y, count);
+}
+
+void CudaBackend::add_rmsnorm(float* x, const float* y, const Weight& w, float eps, int n,
+                              float* out) {
+  const DType t = w.dtype;
+  const void* data = w.data;
+  const int64_t dim = w.cols;
+  dispatch(
+      *graphs_, [=, this] { cuda::add_rmsnorm(x, y, t, data, dim, eps, n, out, stream_); },
+      kAddRmsNorm, x, y, t, data, dim, eps, n, out);
 }
 
 void CudaBackend::gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
@@ -469,6 +584,19 @@ std::optional<double> CudaBackend::device_bandwidth_gbs() {
     bandwidth_ = cuda::copy_bandwidth_gbs(bytes);
   }
   return bandwidth_;
+}
+
+std::optional<double> CudaBackend::device_bf16_tflops() {
+  if (!bf16_tflops_) {
+    graphs_->abandon();
+    HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    bf16_tflops_ = cuda::bf16_gemm_tflops(cublas_, stream_);
+  }
+  return bf16_tflops_;
+}
+
+std::optional<GraphStats> CudaBackend::graph_stats() const {
+  return graphs_->stats();
 }
 
 void CudaBackend::argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) {

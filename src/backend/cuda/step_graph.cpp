@@ -1,5 +1,6 @@
 #include "backend/cuda/step_graph.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "backend/cuda/cuda_check.h"
@@ -8,7 +9,8 @@ namespace hearth::cuda {
 
 namespace {
 
-// A model whose steps keep diverging from their captures gains nothing from graphs.
+// A model whose steps keep diverging from their captures gains nothing from graphs: past this many
+// divergences, and more than one per four replays, they are switched off.
 constexpr int kMaxMismatches = 8;
 
 }  // namespace
@@ -25,6 +27,24 @@ void StepGraphs::end_capture_discard() noexcept {
   if (g) cudaGraphDestroy(g);
   (void)cudaGetLastError();
   capturing_ = false;
+}
+
+void StepGraphs::switch_off(const std::string& why) {
+  if (disabled_) return;
+  disabled_ = true;
+  off_reason_ = why;
+  std::fprintf(stderr, "hearth: CUDA graphs switched off (%s); decoding goes on without them\n",
+               why.c_str());
+}
+
+GraphStats StepGraphs::stats() const {
+  GraphStats g;
+  g.enabled = !disabled_;
+  g.captured = captured_steps_;
+  g.replayed = replayed_steps_;
+  g.diverged = diverged_steps_;
+  g.off_reason = off_reason_;
+  return g;
 }
 
 void StepGraphs::begin(uint64_t key) {
@@ -80,6 +100,7 @@ void StepGraphs::finish() {
     }
     mode_ = Mode::Eager;
     HEARTH_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+    ++replayed_steps_;
     return;
   }
   if (mode_ != Mode::Capture) return;
@@ -96,7 +117,7 @@ void StepGraphs::finish() {
   if (e != cudaSuccess) {
     // Something in the step cannot be captured: run it for real and stay eager from now on.
     (void)cudaGetLastError();
-    disabled_ = true;
+    switch_off(std::string("a decode step could not be captured: ") + cudaGetErrorString(e));
     for (auto& op : ops) op.run();
     return;
   }
@@ -105,6 +126,7 @@ void StepGraphs::finish() {
   g.ops = std::move(ops);
   g.exec = exec;
   HEARTH_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+  ++captured_steps_;
 }
 
 void StepGraphs::abandon() {
@@ -120,7 +142,8 @@ void StepGraphs::abandon() {
     Graph g = std::move(it->second);
     graphs_.erase(it);
     if (g.exec) cudaGraphExecDestroy(g.exec);
-    if (++mismatches_ > kMaxMismatches) disabled_ = true;
+    if (++diverged_steps_ > kMaxMismatches && diverged_steps_ * 4 > replayed_steps_)
+      switch_off(std::to_string(diverged_steps_) + " decode steps differed from their captures");
     for (size_t i = 0; i < pos_; ++i) g.ops[i].run();
   }
 }

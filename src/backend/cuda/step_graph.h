@@ -1,19 +1,24 @@
 #pragma once
-// Decode steps as CUDA graphs (HEARTH_CUDA_GRAPHS=1). The model calls the backend op by op; a
-// decode step's calls are the same every token (same kernels, same pointers: only data in device
-// memory changes), so the first step of a shape is captured into a graph, and later steps are
-// checked call by call against the capture and, when every call matched, run as one graph launch
-// instead of hundreds of kernel launches.
+// Decode steps as CUDA graphs (on unless HEARTH_CUDA_GRAPHS=0). The model calls the backend op by
+// op; a decode step's calls are the same every token (same kernels, same pointers: only data in
+// device memory changes), so the first step of a shape is captured into a graph, and later steps
+// are checked call by call against the capture and, when every call matched, run as one graph
+// launch instead of hundreds of kernel launches.
 //
 // Each call is kept with its arguments as a closure: when a later step diverges from the capture,
 // the calls skipped so far are run for real, in order, and the graph is dropped. A mismatch costs
-// time, never a wrong result.
+// time, never a wrong result. The step's key must capture everything that changes the calls (token
+// count, sequences, attention's split count), so that steady decoding never mismatches; if steps
+// keep mismatching anyway, graphs are switched off with a warning on stderr.
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <string>
 #include <vector>
+
+#include "backend/backend.h"
 
 namespace hearth::cuda {
 
@@ -22,7 +27,9 @@ using OpSig = std::vector<uint64_t>;
 
 class StepGraphs {
  public:
-  StepGraphs(cudaStream_t stream, bool enabled) : stream_(stream), disabled_(!enabled) {}
+  StepGraphs(cudaStream_t stream, bool enabled) : stream_(stream), disabled_(!enabled) {
+    if (!enabled) off_reason_ = "HEARTH_CUDA_GRAPHS=0";
+  }
   ~StepGraphs();
   StepGraphs(const StepGraphs&) = delete;
   StepGraphs& operator=(const StepGraphs&) = delete;
@@ -39,6 +46,7 @@ class StepGraphs {
   // Leaves graph mode with every call so far executed for real. For anything that cannot happen
   // inside a capture (allocation, host copies) and for a step that ends without results.
   void abandon();
+  GraphStats stats() const;
 
  private:
   enum class Mode { Eager, Capture, Replay };
@@ -51,6 +59,7 @@ class StepGraphs {
     cudaGraphExec_t exec = nullptr;
   };
   void end_capture_discard() noexcept;
+  void switch_off(const std::string& why);
 
   cudaStream_t stream_;
   bool disabled_;
@@ -60,7 +69,8 @@ class StepGraphs {
   bool capturing_ = false;  // cudaStreamBeginCapture done for this step
   std::map<uint64_t, Graph> graphs_;
   size_t pos_ = 0;  // calls matched so far while replaying
-  int mismatches_ = 0;
+  int64_t captured_steps_ = 0, replayed_steps_ = 0, diverged_steps_ = 0;
+  std::string off_reason_;
 };
 
 }  // namespace hearth::cuda
