@@ -740,6 +740,7 @@ EngineOptions gpu_opts() {
   o.device = "cuda";
   o.context = 256;
   o.max_batch_tokens = 64;
+  o.kv_blocks = 96;  // the batched tests' 12 sequences besides one full context
   return o;
 }
 
@@ -828,16 +829,18 @@ std::vector<float> incremental_logits(Engine& engine) {
 
 // Three sequences decoding together, one token each per step (the server's decode steps), with
 // the logits of every step.
-std::vector<float> batched_decode_logits(Engine& engine, int steps) {
+std::vector<float> batched_decode_logits(Engine& engine, int steps, int nseq = 3) {
   KvCache& cache = engine.cache();
   const int64_t V = engine.config().vocab_size;
-  std::vector<SequenceKv> seqs(3);
+  std::vector<SequenceKv> seqs(static_cast<size_t>(nseq));
+  std::vector<int32_t> rows;
+  for (int s = 0; s < nseq; ++s) rows.push_back(s);
   std::vector<float> all, logits;
   for (int step = 0; step < steps; ++step) {
     BatchInputs b;
     b.block_size = cache.block_size();
     b.table_offset = {0};
-    for (int s = 0; s < 3; ++s) {
+    for (int s = 0; s < nseq; ++s) {
       SequenceKv& sq = seqs[static_cast<size_t>(s)];
       EXPECT_TRUE(kv_reserve(cache, sq, 1));
       b.tokens.push_back(static_cast<int32_t>((step * 7 + s * 13 + 1) % V));
@@ -847,7 +850,7 @@ std::vector<float> batched_decode_logits(Engine& engine, int steps) {
       b.block_tables.insert(b.block_tables.end(), sq.blocks.begin(), sq.blocks.end());
       b.table_offset.push_back(static_cast<int32_t>(b.block_tables.size()));
     }
-    engine.model().forward(b, cache, {0, 1, 2}, logits);
+    engine.model().forward(b, cache, rows, logits);
     all.insert(all.end(), logits.begin(), logits.end());
     for (auto& sq : seqs) ++sq.length;
   }
@@ -864,6 +867,14 @@ TEST(CudaModel, GraphReplayEqualsEagerDecoding) {
   // 70 steps: past 64 keys the attention splits change, so a capture stops matching and is
   // replaced, which must not change a result either.
   EXPECT_EQ(batched_decode_logits(*graphed, 70), batched_decode_logits(*eager, 70));
+  // 12 sequences: past the GEMV's 8 tokens, the captured step holds cuBLAS calls.
+  EXPECT_EQ(batched_decode_logits(*graphed, 20, 12), batched_decode_logits(*eager, 20, 12));
+  const GraphStats g = *graphed->backend().graph_stats();
+  EXPECT_TRUE(g.enabled) << g.off_reason;
+  EXPECT_GT(g.captured, 0);
+  EXPECT_GT(g.replayed, g.captured);  // steady decoding replays far more steps than it captures
+  EXPECT_EQ(g.diverged, 0);
+  EXPECT_FALSE(eager->backend().graph_stats()->enabled);
 }
 
 TEST(CudaModel, BatchedDecodeMatchesCpu) {

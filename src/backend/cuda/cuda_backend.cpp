@@ -31,8 +31,16 @@ enum Op : uint64_t {
   kGather,
   kArgmax,
   kAddRmsNorm,
-  kRopeKvStore
+  kRopeKvStore,
+  kGemm
 };
+
+// Steps of at most this many tokens (decoding, alone or batched) may run as graphs; longer ones
+// are prompt chunks, each of a shape seldom seen again.
+constexpr int kGraphMaxTokens = 64;
+
+// cuBLAS's workspace: 32 MiB, NVIDIA's advice for Hopper.
+constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
 template <class T>
 uint64_t word(T v) {
@@ -42,6 +50,8 @@ uint64_t word(T v) {
     return std::bit_cast<uint32_t>(v);
   } else if constexpr (std::is_enum_v<T>) {
     return static_cast<uint64_t>(v);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return v ? 1 : 0;
   } else {
     static_assert(std::is_integral_v<T>);
     return static_cast<uint64_t>(v);
@@ -91,6 +101,9 @@ CudaBackend::CudaBackend(int device) : device_(device) {
     HEARTH_CUBLAS_CHECK(cublasCreate(&h));
     cublas_ = h;
     HEARTH_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+    // A workspace of our own: cuBLAS then allocates nothing inside a captured step.
+    HEARTH_CUDA_CHECK(cudaMalloc(&cublas_ws_, kCublasWorkspace));
+    HEARTH_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_ws_, kCublasWorkspace));
     // Plain float32 SGEMM (no TF32): F32 weights are the reference path.
     HEARTH_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
     cudaEvent_t ev = nullptr;
@@ -126,6 +139,8 @@ void CudaBackend::release() noexcept {
   rows_copied_ = nullptr;
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
+  if (cublas_ws_) cudaFree(cublas_ws_);
+  cublas_ws_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
   stream_ = nullptr;
 }
@@ -312,9 +327,9 @@ void CudaBackend::set_batch(const BatchInputs& b) {
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(batch_dev_, batch_host_.data(),
                                     batch_host_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
                                     stream_));
-  // Decode-sized steps may run as a captured graph. The key is what decides the step's calls:
-  // tokens, sequences, and the context bucket that sets attention's split count.
-  if (n >= 1 && n <= static_cast<size_t>(cuda::kGemvMaxTokens)) {
+  // Decode-sized steps, single or batched, may run as a captured graph. The key is what decides
+  // the step's calls: tokens, sequences, and the context bucket that sets attention's split count.
+  if (n >= 1 && n <= static_cast<size_t>(kGraphMaxTokens)) {
     HEARTH_CUDA_CHECK(cudaEventSynchronize(rows_copied_));  // no host wait inside the step
     const uint64_t bucket = static_cast<uint64_t>(cuda::attention_len_bucket(max_len_));
     graphs_->begin((bucket << 32) | (n << 16) | b.table_offset.size());
@@ -375,7 +390,6 @@ void CudaBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const 
     }
     return;
   }
-  graphs_->abandon();  // cuBLAS steps are not captured
   gemm_shared_input(outs, x, n);
 }
 
@@ -399,43 +413,65 @@ void CudaBackend::gemm_shared_input(const std::vector<MatmulOut>& outs, const fl
   const int k = static_cast<int>(outs.front().w->cols);
   const size_t xcount = static_cast<size_t>(n) * k;
   bool need_f16 = false, need_bf16 = false;
+  struct Product {
+    const void* w;
+    DType t;
+    int m;
+    float* y;
+  };
+  std::vector<Product> prods;
+  size_t dequant_elems = 0;
   for (const MatmulOut& o : outs) {
-    need_bf16 |= o.w->dtype == DType::BF16;
-    need_f16 |= o.w->dtype != DType::BF16 && o.w->dtype != DType::F32;
+    const DType t = o.w->dtype;
+    need_bf16 |= t == DType::BF16;
+    need_f16 |= t != DType::BF16 && t != DType::F32;
+    if (t != DType::F32 && t != DType::F16 && t != DType::BF16)
+      dequant_elems = std::max(dequant_elems, static_cast<size_t>(o.w->rows) * k);
+    prods.push_back({o.w->data, t, static_cast<int>(o.w->rows), o.y});
   }
+  // Scratch first: growing it ends a capture, which must not happen inside the captured op.
   auto* xs = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * xcount * 2));
   void* x_f16 = xs;
   void* x_bf16 = xs + xcount * 2;
-  if (need_f16) cuda::f32_to_f16(x, xcount, x_f16, stream_);
-  if (need_bf16) cuda::f32_to_bf16(x, xcount, x_bf16, stream_);
-  const float one = 1.0f, zero = 0.0f;
-  for (const MatmulOut& o : outs) {
-    const Weight& w = *o.w;
-    const int m = static_cast<int>(w.rows);
-    auto gemm_ex = [&](const void* a, const void* b, cudaDataType type) {
-      HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, type, k,
-                                       b, type, k, &zero, o.y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
-                                       CUBLAS_GEMM_DEFAULT));
-    };
-    switch (w.dtype) {
-      case DType::F32:
-        HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one,
-                                        static_cast<const float*>(w.data), k, x, k, &zero, o.y, m));
-        break;
-      case DType::BF16:
-        gemm_ex(w.data, x_bf16, CUDA_R_16BF);
-        break;
-      case DType::F16:
-        gemm_ex(w.data, x_f16, CUDA_R_16F);
-        break;
-      default: {
-        void* wh = scratch(w_scratch_, w_scratch_cap_, static_cast<size_t>(m) * k * 2);
-        cuda::dequantize_f16(w.dtype, w.data, m, k, wh, stream_);
-        gemm_ex(wh, x_f16, CUDA_R_16F);
-        break;
+  void* w_f16 = dequant_elems ? scratch(w_scratch_, w_scratch_cap_, dequant_elems * 2) : nullptr;
+  auto run = [=, this] {
+    if (need_f16) cuda::f32_to_f16(x, xcount, x_f16, stream_);
+    if (need_bf16) cuda::f32_to_bf16(x, xcount, x_bf16, stream_);
+    const float one = 1.0f, zero = 0.0f;
+    for (const Product& p : prods) {
+      auto gemm_ex = [&](const void* a, const void* b, cudaDataType type) {
+        HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, p.m, n, k, &one, a,
+                                         type, k, b, type, k, &zero, p.y, CUDA_R_32F, p.m,
+                                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      };
+      switch (p.t) {
+        case DType::F32:
+          HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, p.m, n, k, &one,
+                                          static_cast<const float*>(p.w), k, x, k, &zero, p.y,
+                                          p.m));
+          break;
+        case DType::BF16:
+          gemm_ex(p.w, x_bf16, CUDA_R_16BF);
+          break;
+        case DType::F16:
+          gemm_ex(p.w, x_f16, CUDA_R_16F);
+          break;
+        default:
+          cuda::dequantize_f16(p.t, p.w, p.m, k, w_f16, stream_);
+          gemm_ex(w_f16, x_f16, CUDA_R_16F);
+          break;
       }
     }
+  };
+  if (!graphs_->active()) return run();
+  cuda::OpSig s = sig(kGemm, x, n, k, xs, w_f16, need_f16, need_bf16);
+  for (const Product& p : prods) {
+    s.push_back(word(p.w));
+    s.push_back(word(p.t));
+    s.push_back(word(p.m));
+    s.push_back(word(p.y));
   }
+  graphs_->call(std::move(s), run);
 }
 
 void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {

@@ -78,6 +78,7 @@ class CudaBackend : public Backend {
   int sm_count_ = 132;
   CUstream_st* stream_ = nullptr;
   cublasContext* cublas_ = nullptr;
+  void* cublas_ws_ = nullptr;
   std::vector<void*> weights_;  // uploaded tensors, freed with the backend
   size_t uploaded_ = 0;         // their bytes
   bool progress_shown_ = false;

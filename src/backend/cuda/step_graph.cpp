@@ -49,7 +49,7 @@ GraphStats StepGraphs::stats() const {
 
 void StepGraphs::begin(uint64_t key) {
   abandon();
-  if (disabled_) return;
+  if (disabled_ || uncapturable_.count(key)) return;
   key_ = key;
   pos_ = 0;
   captured_.clear();
@@ -115,9 +115,17 @@ void StepGraphs::finish() {
   if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
   if (graph) cudaGraphDestroy(graph);
   if (e != cudaSuccess) {
-    // Something in the step cannot be captured: run it for real and stay eager from now on.
+    // Something in the step cannot be captured: run it for real, and run steps of this shape
+    // eagerly from now on (all steps, after several shapes failed).
     (void)cudaGetLastError();
-    switch_off(std::string("a decode step could not be captured: ") + cudaGetErrorString(e));
+    if (uncapturable_.empty())
+      std::fprintf(stderr,
+                   "hearth: a step could not be captured as a CUDA graph (%s); steps of "
+                   "its shape run without graphs\n",
+                   cudaGetErrorString(e));
+    uncapturable_.insert(key_);
+    if (uncapturable_.size() > kMaxMismatches)
+      switch_off(std::string("steps could not be captured: ") + cudaGetErrorString(e));
     for (auto& op : ops) op.run();
     return;
   }

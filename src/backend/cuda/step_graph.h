@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,7 +69,8 @@ class StepGraphs {
   std::vector<Op> captured_;
   bool capturing_ = false;  // cudaStreamBeginCapture done for this step
   std::map<uint64_t, Graph> graphs_;
-  size_t pos_ = 0;  // calls matched so far while replaying
+  std::set<uint64_t> uncapturable_;  // keys whose capture failed: those steps run eagerly
+  size_t pos_ = 0;                   // calls matched so far while replaying
   int64_t captured_steps_ = 0, replayed_steps_ = 0, diverged_steps_ = 0;
   std::string off_reason_;
 };
