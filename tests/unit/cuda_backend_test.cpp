@@ -271,7 +271,7 @@ TEST(CudaHostGemvUnits, ReproduceTheProductOfEveryWeightType) {
 #endif
 }
 
-// ---- matmul: GEMV (n <= 8) and cuBLAS (n > 8) paths, every weight type ----
+// ---- matmul: GEMV (n <= 8), quantized tensor-core GEMM (9..64) and cuBLAS paths, every type ----
 
 struct MatmulCase {
   DType type;
@@ -319,7 +319,8 @@ TEST_P(CudaMatmul, MatchesDoubleReferenceOverDequantizedWeights) {
 std::vector<MatmulCase> matmul_cases() {
   std::vector<MatmulCase> c;
   for (DType t : kAllTypes)
-    for (int n : {1, 5, 8, 37}) c.push_back({t, n, 512});
+    for (int n : {1, 5, 8, 16, 37}) c.push_back({t, n, 512});
+  for (DType t : kAllTypes) c.push_back({t, 64, 2048});  // the most tokens of the quantized GEMM
   c.push_back({DType::F32, 3, 100});   // cols % 8 != 0: the element-at-a-time GEMV
   c.push_back({DType::BF16, 2, 100});  // the same for a 2-byte type
   c.push_back({DType::F16, 37, 100});  // and cuBLAS with an odd leading dimension

@@ -32,7 +32,8 @@ enum Op : uint64_t {
   kArgmax,
   kAddRmsNorm,
   kRopeKvStore,
-  kGemm
+  kGemm,
+  kGemmQuant
 };
 
 // Steps of at most this many tokens (decoding, alone or batched) may run as graphs; longer ones
@@ -128,11 +129,11 @@ void CudaBackend::release() noexcept {
   for (void* p : weights_) cudaFree(p);
   weights_.clear();
   for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, rows_dev_, staging_, w_scratch_,
-                  x_scratch_, argmax_dev_, attn_scratch_})
+                  x_scratch_, argmax_dev_, attn_scratch_, split_scratch_})
     if (p) cudaFree(p);
   inv_freq_ = nullptr;
   batch_dev_ = rows_dev_ = staging_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ =
-      nullptr;
+      split_scratch_ = nullptr;
   if (rows_pinned_) cudaFreeHost(rows_pinned_);
   rows_pinned_ = nullptr;
   if (rows_copied_) cudaEventDestroy(rows_copied_);
@@ -390,7 +391,34 @@ void CudaBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const 
     }
     return;
   }
-  gemm_shared_input(outs, x, n);
+  // Batched decoding with quantized weights: the tensor-core kernel that reads the quants as they
+  // are; everything else through cuBLAS.
+  std::vector<MatmulOut> rest;
+  const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  for (const MatmulOut& o : outs) {
+    if (x_aligned && cuda::gemm_quant_supports(o.w->dtype, o.w->cols, n))
+      gemm_quant_launch(o, x, n);
+    else
+      rest.push_back(o);
+  }
+  if (!rest.empty()) gemm_shared_input(rest, x, n);
+}
+
+void CudaBackend::gemm_quant_launch(const MatmulOut& o, const float* x, int n) {
+  const Weight& w = *o.w;
+  const cuda::GemmSplit sp = cuda::gemm_quant_split(w.rows, w.cols, sm_count_);
+  float* partial = nullptr;
+  if (sp.splits > 1)
+    partial = static_cast<float*>(
+        scratch(split_scratch_, split_scratch_cap_,
+                static_cast<size_t>(sp.splits) * n * static_cast<size_t>(w.rows) * sizeof(float)));
+  const DType t = w.dtype;
+  const void* data = w.data;
+  const int64_t rows = w.rows, cols = w.cols;
+  float* y = o.y;
+  dispatch(
+      *graphs_, [=, this] { cuda::gemm_quant(t, data, rows, cols, x, n, y, sp, partial, stream_); },
+      kGemmQuant, t, data, rows, cols, x, n, y, sp.splits, sp.tiles_per_split, partial);
 }
 
 void CudaBackend::gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n) {

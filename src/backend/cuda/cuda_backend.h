@@ -73,6 +73,7 @@ class CudaBackend : public Backend {
   // Matmuls of more than kGemvMaxTokens rows through cuBLAS; x converted once for all of outs.
   void gemm_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n);
   void gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n);
+  void gemm_quant_launch(const MatmulOut& o, const float* x, int n);
 
   int device_ = 0;
   int sm_count_ = 132;
@@ -104,6 +105,8 @@ class CudaBackend : public Backend {
   size_t w_scratch_cap_ = 0;
   void* x_scratch_ = nullptr;  // activations converted for cuBLAS: f16 part, then bf16 part
   size_t x_scratch_cap_ = 0;
+  void* split_scratch_ = nullptr;  // partial sums of gemm_quant's column splits
+  size_t split_scratch_cap_ = 0;
   void* attn_scratch_ = nullptr;  // flash-decoding partial results
   size_t attn_scratch_cap_ = 0;
   void* argmax_dev_ = nullptr;

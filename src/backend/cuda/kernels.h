@@ -90,6 +90,20 @@ void gemv(DType t, const GemvOut* outs, int count, int64_t cols, const float* x,
 void gemv_generic(DType t, const void* w, int64_t rows, int64_t cols, const float* x, int n,
                   float* y, cudaStream_t s);
 
+// gemm_quant.cu: y[t, r] = sum_c W[r, c] x[t, c] for quantized W and kGemvMaxTokens < n <=
+// kGemmQuantMaxTokens (batched decoding), on the tensor cores, reading each weight byte once. The
+// columns may be split over several blocks (GemmSplit); then `partial` holds
+// splits * n * rows floats of scratch.
+constexpr int kGemmQuantMaxTokens = 64;
+struct GemmSplit {
+  int splits = 1;
+  int tiles_per_split = 1;
+};
+GemmSplit gemm_quant_split(int64_t rows, int64_t cols, int sm_count);
+bool gemm_quant_supports(DType t, int64_t cols, int n);
+void gemm_quant(DType t, const void* w, int64_t rows, int64_t cols, const float* x, int n, float* y,
+                const GemmSplit& sp, float* partial, cudaStream_t s);
+
 // dequant.cu: a quantized [rows, cols] matrix to f16, for the cuBLAS prefill path.
 void dequantize_f16(DType t, const void* w, int64_t rows, int64_t cols, void* out_f16,
                     cudaStream_t s);
