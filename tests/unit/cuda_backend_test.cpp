@@ -525,7 +525,10 @@ TEST(CudaOps, ArgmaxRowsMatchesSampler) {
 // the GPU splits the keys over several blocks (flash-decoding) or not; the cases cover both.
 // kv: the caches' element type. The CPU keeps F32 and F16; a BF16 GPU cache is checked against the
 // CPU's F32 result, within bf16's rounding of the keys and values.
-void attention_case(int hq, int hkv, int hd, bool long_decode = false, DType kv = DType::F32) {
+// prompt: a batch of more than 64 tokens, which takes the tensor-core attention: a 100-token
+// prompt from 0, 37 tokens at positions 200..236 (earlier keys cached), one decode token at 80.
+void attention_case(int hq, int hkv, int hd, bool long_decode = false, DType kv = DType::F32,
+                    bool prompt = false) {
   auto gpu = make_gpu();
   CpuBackend cpu(2);
   const int bs = 16, n_blocks = 64, kv_dim = hkv * hd;
@@ -534,6 +537,11 @@ void attention_case(int hq, int hkv, int hd, bool long_decode = false, DType kv 
   if (long_decode) {
     for (int i = 43; i >= 0; --i) b.block_tables.push_back(i + 10);
     b.table_offset = {0, 44};
+  } else if (prompt) {
+    for (int i = 0; i < 7; ++i) b.block_tables.push_back(2 * i + 1);
+    for (int i = 0; i < 15; ++i) b.block_tables.push_back(60 - 2 * i);
+    for (int i = 0; i < 6; ++i) b.block_tables.push_back(2 * i + 16);
+    b.table_offset = {0, 7, 22, 28};
   } else {
     b.block_tables = {5, 2, 9, 0, 1, 3, 4, 6, 7, 8, 10, 11, 12, 20, 14, 31, 15, 16, 17};
     b.table_offset = {0, 3, 13, 19};
@@ -549,6 +557,10 @@ void attention_case(int hq, int hkv, int hd, bool long_decode = false, DType kv 
   };
   if (long_decode) {
     add_tokens(0, 700, 1);
+  } else if (prompt) {
+    add_tokens(0, 0, 100);
+    add_tokens(1, 200, 37);
+    add_tokens(2, 80, 1);
   } else {
     add_tokens(0, 0, 37);
     add_tokens(1, 149, 1);
@@ -610,7 +622,8 @@ void attention_case(int hq, int hkv, int hd, bool long_decode = false, DType kv 
     EXPECT_EQ(kg, kc_cpu) << dtype_name(kv);
     EXPECT_EQ(vg, vc_cpu) << dtype_name(kv);
   }
-  const float tol = kv == DType::BF16 ? 2e-2f : 2e-5f;
+  // The tensor-core path rounds queries, keys, values and probabilities to f16.
+  const float tol = kv == DType::BF16 ? 2e-2f : prompt ? 3e-3f : 2e-5f;
   EXPECT_LT(max_abs_diff(get(*gpu, out, want.size()), want), tol)
       << hq << "/" << hkv << " heads, head_dim " << hd << ", " << dtype_name(kv) << " cache";
 }
@@ -635,6 +648,17 @@ TEST(CudaOps, PagedAttentionSmallHeads) {
   attention_case(4, 2, 16);   // devB's shape
   attention_case(3, 3, 256);  // no grouping, the largest head_dim
   attention_case(16, 1, 64);  // the largest group (405B: 128 query heads over 8 KV heads)
+}
+
+TEST(CudaOps, PromptAttentionOnTensorCores) {
+  HEARTH_REQUIRE_GPU();
+  attention_case(32, 8, 128, false, DType::F32, true);  // 8B's heads
+  attention_case(2, 1, 128, false, DType::F32, true);   // devA's
+  attention_case(8, 2, 64, false, DType::F32, true);
+  attention_case(16, 1, 128, false, DType::F32, true);  // the largest group
+  attention_case(32, 8, 128, false, DType::F16, true);
+  attention_case(32, 8, 128, false, DType::BF16, true);
+  attention_case(4, 2, 16, false, DType::F32, true);  // devB's: not a tensor-core shape
 }
 
 TEST(CudaOps, PagedAttentionHalfPrecisionCaches) {

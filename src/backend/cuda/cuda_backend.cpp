@@ -324,6 +324,22 @@ void CudaBackend::set_batch(const BatchInputs& b) {
   batch_host_.insert(batch_host_.end(), b.table_offset.begin(), b.table_offset.end());
   off_tables_ = batch_host_.size();
   batch_host_.insert(batch_host_.end(), b.block_tables.begin(), b.block_tables.end());
+  // Prompt chunks: tiles of up to 16 consecutive tokens of one sequence for the tensor-core
+  // attention (never in a step that may be captured: its tile list is not part of the key).
+  off_tiles_ = batch_host_.size();
+  n_tiles_ = 0;
+  if (n > static_cast<size_t>(kGraphMaxTokens)) {
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && j - i < static_cast<size_t>(cuda::kPrefillTileTokens) &&
+             b.seq[j] == b.seq[i] && b.pos[j] == b.pos[j - 1] + 1)
+        ++j;
+      batch_host_.push_back(static_cast<int32_t>(i));
+      batch_host_.push_back(static_cast<int32_t>(j - i));
+      ++n_tiles_;
+      i = j;
+    }
+  }
   scratch(batch_dev_, batch_cap_, std::max(batch_host_.size(), kMinBatchInts) * sizeof(int32_t));
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(batch_dev_, batch_host_.data(),
                                     batch_host_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
@@ -557,6 +573,14 @@ void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionSh
   b.table_offset = at(batch_dev_, off_table_offset_);
   b.n_tokens = n;
   b.block_size = block_size_;
+  if (n_tiles_ > 0 && n == n_tokens_ &&
+      cuda::attention_prefill_supports(shape.n_heads, shape.n_kv_heads, shape.head_dim)) {
+    graphs_->abandon();  // prompt chunks are never captured (see set_batch)
+    cuda::attention_prefill(q, kv.dtype, kv.k, kv.v, b, at(batch_dev_, off_tiles_), n_tiles_,
+                            shape.n_heads, shape.n_kv_heads, shape.head_dim, shape.scale, out,
+                            stream_);
+    return;
+  }
   const int splits = cuda::attention_splits(n, shape.n_kv_heads, max_len_, sm_count_);
   float* partial = nullptr;
   if (splits > 1)

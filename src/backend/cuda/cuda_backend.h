@@ -92,6 +92,8 @@ class CudaBackend : public Backend {
   int max_len_ = 0;  // longest context in the batch: max position + 1
   std::vector<int32_t> batch_host_;
   size_t off_pos_ = 0, off_seq_ = 0, off_slot_ = 0, off_tables_ = 0, off_table_offset_ = 0;
+  size_t off_tiles_ = 0;
+  int n_tiles_ = 0;  // prompt tiles for the tensor-core attention (0: not this step)
   void* batch_dev_ = nullptr;
   size_t batch_cap_ = 0;
   void* rows_dev_ = nullptr;

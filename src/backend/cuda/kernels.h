@@ -64,6 +64,14 @@ void f32_to_bf16(const float* x, size_t count, void* out_bf16, cudaStream_t s);
 void attention(const float* q, DType kv_t, const void* k_cache, const void* v_cache,
                const BatchDev& b, int n_heads, int n_kv_heads, int head_dim, float scale,
                int splits, float* partial, float* out, cudaStream_t s);
+// attention_prefill.cu: the same causal attention on the tensor cores, for prompt chunks. `tiles`
+// (device memory) holds n_tiles pairs (first token, count <= 16) of consecutive tokens of one
+// sequence at consecutive positions, covering the batch.
+bool attention_prefill_supports(int n_heads, int n_kv_heads, int head_dim);
+void attention_prefill(const float* q, DType kv_t, const void* k_cache, const void* v_cache,
+                       const BatchDev& b, const int32_t* tiles, int n_tiles, int n_heads,
+                       int n_kv_heads, int head_dim, float scale, float* out, cudaStream_t s);
+constexpr int kPrefillTileTokens = 16;
 // How many splits attention() should use for this batch; max_len: its longest context.
 int attention_splits(int n_tokens, int n_kv_heads, int max_len, int sm_count);
 // The longest context rounded up as attention_splits rounds it: the split count is a function of
