@@ -15,7 +15,8 @@
 # step and, at the end, the summary table of scripts/gpu_summary.py (also in LOGDIR/summary.md).
 # Environment: HEARTH_GPU_BUILD (build-gpu), HEARTH_GPU_MODELS (/dev/shm/hearth-models, or /tmp),
 # HEARTH_GPU_REPS (3), HEARTH_GPU_TYPES (bf16 q4_0 q4_k_m), HEARTH_GPU_ARCH (90),
-# HEARTH_GPU_EAGER (1: also run the unit tests with graphs off), HEARTH_GPU_NOGRAPHS_TYPES (bf16:
+# HEARTH_GPU_SHAPE (llama-3.1-8b), HEARTH_GPU_DEVICE (cuda; cpu rehearses the script's plumbing on
+# a machine without a GPU), HEARTH_GPU_EAGER (1: also run the unit tests with graphs off), HEARTH_GPU_NOGRAPHS_TYPES (bf16:
 # the types also benched with graphs off).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,11 @@ MODELS=$HEARTH_GPU_MODELS
 mkdir -p "$MODELS"
 JOBS=$(nproc)
 BIN=$BUILD/hearth
+SHAPE=${HEARTH_GPU_SHAPE:-llama-3.1-8b}
+DEV=${HEARTH_GPU_DEVICE:-cuda}
+# bench sizes (a rehearsal on a CPU wants smaller ones)
+PP=${HEARTH_GPU_PP:-512,2048} UB=${HEARTH_GPU_UBATCH:-2048} TG=${HEARTH_GPU_TG:-128}
+B1=${HEARTH_GPU_B1:-32} B2=${HEARTH_GPU_B2:-64}
 t0=$(date +%s)
 status=0
 RESULTS=$LOG/results.jsonl  # one JSON object per measured thing, read by gpu_summary.py
@@ -80,7 +86,9 @@ note "preflight"
 } >"$LOG/preflight.log" 2>&1
 cat "$LOG/preflight.log" | sed 's/^/   /'
 missing=()
-for tool in nvidia-smi nvcc cmake ninja python3 timeout; do
+tools=(nvcc cmake ninja python3 timeout)
+[[ "$DEV" == cuda ]] && tools+=(nvidia-smi)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 DEPS_ARGS=()
@@ -94,7 +102,7 @@ if ((${#missing[@]})); then
   echo "preflight: missing ${missing[*]}; run scripts/fetch-build-deps.sh where apt works and carry .deps"
   exit 2
 fi
-nvidia-smi -L >/dev/null 2>&1 || {
+[[ "$DEV" != cuda ]] || nvidia-smi -L >/dev/null 2>&1 || {
   echo "preflight: nvidia-smi sees no GPU"
   exit 2
 }
@@ -135,13 +143,13 @@ if want unit; then
   fi
 fi
 
-model() { echo "$MODELS/llama-3.1-8b-$1.gguf"; }
+model() { echo "$MODELS/$SHAPE-$1.gguf"; }
 
 if want synth; then
-  note "synthetic 8B models in $MODELS"
+  note "synthetic $SHAPE models in $MODELS"
   for type in $TYPES; do
     m=$(model "$type")
-    [[ -s "$m" ]] || run "synth_$type" 300 "$BIN" synth --shape llama-3.1-8b --type "$type" -q "$m"
+    [[ -s "$m" ]] || run "synth_$type" 300 "$BIN" synth --shape "$SHAPE" --type "$type" -q "$m"
   done
 fi
 
@@ -158,8 +166,8 @@ if want logits; then
       cpu_json=$LOG/logits_${type}_${n}_cpu.json gpu_json=$LOG/logits_${type}_${n}_gpu.json
       run "logits_${type}_${n}_cpu" 240 bash -c '"$0" logits "$1" --tokens "$2" --all --device cpu >"$3"' \
         "$BIN" "$m" "$ids" "$cpu_json" &&
-        run "logits_${type}_${n}_gpu" 120 bash -c '"$0" logits "$1" --tokens "$2" --all --device cuda >"$3"' \
-          "$BIN" "$m" "$ids" "$gpu_json" &&
+        run "logits_${type}_${n}_gpu" 120 bash -c '"$0" logits "$1" --tokens "$2" --all --device "$4" >"$3"' \
+          "$BIN" "$m" "$ids" "$gpu_json" "$DEV" &&
         python3 scripts/compare_logits.py "$type" "$n" "$cpu_json" "$gpu_json" | tee -a "$RESULTS" |
         sed 's/^/   /'
       rm -f "$cpu_json" "$gpu_json"
@@ -172,13 +180,13 @@ if want bench; then
   for type in $TYPES; do
     m=$(model "$type")
     [[ -s "$m" ]] || continue
-    b="$BIN bench $m --device cuda -r $REPS --json"
-    run "bench_${type}_pp_tg_b32" 180 $b -p 512,2048 -u 2048 -n 128 -b 32 &&
-      tail -n 1 "$LOG/bench_${type}_pp_tg_b32.log" >>"$RESULTS"
-    run "bench_${type}_b64" 120 $b -p 0 -n 128 -b 64 &&
-      tail -n 1 "$LOG/bench_${type}_b64.log" >>"$RESULTS"
+    b="$BIN bench $m --device $DEV -r $REPS --json"
+    run "bench_${type}_pp_tg_b$B1" 180 $b -p "$PP" -u "$UB" -n "$TG" -b "$B1" &&
+      tail -n 1 "$LOG/bench_${type}_pp_tg_b$B1.log" >>"$RESULTS"
+    run "bench_${type}_b$B2" 120 $b -p 0 -n "$TG" -b "$B2" &&
+      tail -n 1 "$LOG/bench_${type}_b$B2.log" >>"$RESULTS"
     if [[ " ${HEARTH_GPU_NOGRAPHS_TYPES:-bf16} " == *" $type "* ]]; then
-      HEARTH_CUDA_GRAPHS=0 run "bench_${type}_nographs" 120 $b -p 0 -n 128 &&
+      HEARTH_CUDA_GRAPHS=0 run "bench_${type}_nographs" 120 $b -p 0 -n "$TG" &&
         tail -n 1 "$LOG/bench_${type}_nographs.log" | sed 's/^{/{"graphs_off_run":true,/' >>"$RESULTS"
     fi
   done

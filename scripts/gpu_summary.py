@@ -8,6 +8,7 @@ import sys
 TG_TARGET = {"bf16": 0.92, "q4_0": 0.75, "q4_k_m": 0.70}
 PP_TARGET = 0.50      # bf16 pp2048: fraction of the measured bf16 tensor-core peak
 BATCH_TARGET = {32: 20.0, 64: 35.0}
+TG = "tg128"
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip().startswith("{")]
 out = []
@@ -58,14 +59,31 @@ by_type = {}
 for b in benches:
     by_type.setdefault(b["type"], []).append(b)
 
+
+def tests_of(bs, kind):
+    names = {r["test"] for b in bs for r in b["results"]}
+    if kind == "tg":
+        return sorted(n for n in names if n.startswith("tg") and "_b" not in n)
+    if kind == "pp":
+        return sorted((n for n in names if n.startswith("pp")), key=lambda n: int(n[2:]))
+    return sorted((n for n in names if "_b" in n), key=lambda n: int(n.split("_b")[1]))
+
+
 if by_type:
-    out.append("| type | tg128 tok/s | ms/token | GB/s | of copy BW | target | no graphs tok/s | "
-               "pp512 tok/s | pp2048 tok/s | pp2048 TFLOP/s | of bf16 peak | b32 agg tok/s (x tg) | "
-               "b64 agg tok/s (x tg) | graphs |")
-    out.append("|" + "---|" * 14)
+    all_b = [b for bs in by_type.values() for b in bs]
+    tg_name = (tests_of(all_b, "tg") or ["tg"])[0]
+    pps = tests_of(all_b, "pp")
+    batches = tests_of(all_b, "batch")
+    head = [f"type", f"{tg_name} tok/s", "ms/token", "GB/s", "of copy BW", "target",
+            "no graphs tok/s"]
+    for p in pps:
+        head += [f"{p} tok/s", f"{p} TFLOP/s", "of bf16 peak"]
+    head += [f"{name} agg tok/s (x tg)" for name in batches] + ["graphs"]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * len(head))
 for t, bs in by_type.items():
-    main = next((b for b in bs if result(b, "pp2048") is not None), bs[0])
-    tg = result(main, "tg128")
+    main = next((b for b in bs if any(result(b, p) for p in pps)), bs[0])
+    tg = result(main, tg_name)
     cells = [t]
     if tg:
         frac = main["tg_bandwidth_fraction"]
@@ -75,25 +93,28 @@ for t, bs in by_type.items():
     else:
         cells += ["", "", "", "", ""]
     nog = next((b for b in bs if b.get("graphs_off_run")), None)
-    cells.append(f"{result(nog, 'tg128'):.1f}" if nog and result(nog, "tg128") else "")
-    pp512, pp2048 = result(main, "pp512"), result(main, "pp2048")
-    cells.append(f"{pp512:.0f}" if pp512 else "")
-    if pp2048:
-        flops = main["matmul_flops_per_token"] + main["attention_flops_per_token_per_key"] * 1024.5
-        tf = pp2048 * flops / 1e12
+    cells.append(f"{result(nog, tg_name):.1f}" if nog and result(nog, tg_name) else "")
+    for p in pps:
+        v = result(main, p)
+        if not v:
+            cells += ["", "", ""]
+            continue
+        ntok = int(p[2:])
+        flops = main["matmul_flops_per_token"] + main["attention_flops_per_token_per_key"] * (ntok + 1) / 2
+        tf = v * flops / 1e12
         peak = main.get("device_bf16_tflops")
-        cells += [f"{pp2048:.0f}", f"{tf:.0f}",
-                  (f"{tf / peak:.0%}" + (mark(tf / peak >= PP_TARGET) if t == "bf16" else ""))
+        last = p == pps[-1]
+        cells += [f"{v:.0f}", f"{tf:.1f}",
+                  (f"{tf / peak:.0%}" + (mark(tf / peak >= PP_TARGET) if t == "bf16" and last else ""))
                   if peak else ""]
-    else:
-        cells += ["", "", ""]
-    for nseq in (32, 64):
-        name = f"tg128_b{nseq}"
+    for name in batches:
+        nseq = int(name.split("_b")[1])
         src = next((b for b in bs if result(b, name) is not None), None)
-        if src and result(src, "tg128"):
+        if src and result(src, tg_name):
             agg = result(src, name)
-            ratio = agg / result(src, "tg128")
-            cells.append(f"{agg:.0f} ({ratio:.1f}x{mark(ratio >= BATCH_TARGET[nseq])})")
+            ratio = agg / result(src, tg_name)
+            tgt = BATCH_TARGET.get(nseq)
+            cells.append(f"{agg:.0f} ({ratio:.1f}x{mark(ratio >= tgt) if tgt else ''})")
         else:
             cells.append("")
     g = main.get("graphs")
