@@ -113,7 +113,7 @@ if want build; then
     -DHEARTH_BUILD_BENCH=OFF -DHEARTH_WERROR=OFF -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
     -DCMAKE_CUDA_FLAGS=-allow-unsupported-compiler \
     "${DEPS_ARGS[@]}" || exit 1
-  run build 420 cmake --build "$BUILD" -j"$JOBS" --target hearth hearth_cuda_tests || exit 1
+  run build 300 cmake --build "$BUILD" -j"$JOBS" --target hearth hearth_cuda_tests || exit 1
   grep -c "warning" "$LOG/build.log" | sed 's/^/   compiler warnings: /'
   run smoke 30 "$BIN" --help || exit 1
 fi
@@ -134,10 +134,10 @@ EOF
 
 if want unit; then
   note "unit tests"
-  run unit_graphs 240 "$BUILD"/tests/hearth_cuda_tests --gtest_filter='Cuda*'
+  run unit_graphs 150 "$BUILD"/tests/hearth_cuda_tests --gtest_filter='Cuda*'
   gtest_summary "Cuda* (graphs on)" "$LOG/unit_graphs.log"
   if [[ "${HEARTH_GPU_EAGER:-1}" == 1 ]]; then
-    HEARTH_CUDA_GRAPHS=0 run unit_eager 240 "$BUILD"/tests/hearth_cuda_tests \
+    HEARTH_CUDA_GRAPHS=0 run unit_eager 150 "$BUILD"/tests/hearth_cuda_tests \
       --gtest_filter='Cuda*' --gtest_brief=1
     gtest_summary "Cuda* (graphs off)" "$LOG/unit_eager.log"
   fi
@@ -149,7 +149,7 @@ if want synth; then
   note "synthetic $SHAPE models in $MODELS"
   for type in $TYPES; do
     m=$(model "$type")
-    [[ -s "$m" ]] || run "synth_$type" 300 "$BIN" synth --shape "$SHAPE" --type "$type" -q "$m"
+    [[ -s "$m" ]] || run "synth_$type" 150 "$BIN" synth --shape "$SHAPE" --type "$type" -q "$m"
   done
 fi
 
@@ -164,9 +164,9 @@ if want logits; then
       n=$(wc -w <<<"$toks")
       ids=${toks// /,}
       cpu_json=$LOG/logits_${type}_${n}_cpu.json gpu_json=$LOG/logits_${type}_${n}_gpu.json
-      run "logits_${type}_${n}_cpu" 240 bash -c '"$0" logits "$1" --tokens "$2" --all --device cpu >"$3"' \
+      run "logits_${type}_${n}_cpu" 120 bash -c '"$0" logits "$1" --tokens "$2" --all --device cpu >"$3"' \
         "$BIN" "$m" "$ids" "$cpu_json" &&
-        run "logits_${type}_${n}_gpu" 120 bash -c '"$0" logits "$1" --tokens "$2" --all --device "$4" >"$3"' \
+        run "logits_${type}_${n}_gpu" 90 bash -c '"$0" logits "$1" --tokens "$2" --all --device "$4" >"$3"' \
           "$BIN" "$m" "$ids" "$gpu_json" "$DEV" &&
         python3 scripts/compare_logits.py "$type" "$n" "$cpu_json" "$gpu_json" | tee -a "$RESULTS" |
         sed 's/^/   /'
@@ -181,12 +181,12 @@ if want bench; then
     m=$(model "$type")
     [[ -s "$m" ]] || continue
     b="$BIN bench $m --device $DEV -r $REPS --json"
-    run "bench_${type}_pp_tg_b$B1" 180 $b -p "$PP" -u "$UB" -n "$TG" -b "$B1" &&
+    run "bench_${type}_pp_tg_b$B1" 120 $b -p "$PP" -u "$UB" -n "$TG" -b "$B1" &&
       tail -n 1 "$LOG/bench_${type}_pp_tg_b$B1.log" >>"$RESULTS"
-    run "bench_${type}_b$B2" 120 $b -p 0 -n "$TG" -b "$B2" &&
+    run "bench_${type}_b$B2" 90 $b -p 0 -n "$TG" -b "$B2" &&
       tail -n 1 "$LOG/bench_${type}_b$B2.log" >>"$RESULTS"
     if [[ " ${HEARTH_GPU_NOGRAPHS_TYPES:-bf16} " == *" $type "* ]]; then
-      HEARTH_CUDA_GRAPHS=0 run "bench_${type}_nographs" 120 $b -p 0 -n "$TG" &&
+      HEARTH_CUDA_GRAPHS=0 run "bench_${type}_nographs" 90 $b -p 0 -n "$TG" &&
         tail -n 1 "$LOG/bench_${type}_nographs.log" | sed 's/^{/{"graphs_off_run":true,/' >>"$RESULTS"
     fi
   done
