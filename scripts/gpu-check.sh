@@ -9,6 +9,7 @@
 #   synth   Llama-3.1-8B-shaped random models: bf16, q4_0, q4_k_m (reused if present)
 #   logits  CPU float32 vs GPU logits on the 8B bf16 and q4_0 models, 6 tokens (GEMV) and 12
 #           (GEMM), every position
+#   profile GPU time per op (HEARTH_CUDA_PROFILE=1, graphs off) of pp512, tg32 and 32 sequences
 #   bench   hearth bench on each model: pp512/pp2048, tg128, 32 and 64 sequences decoding
 #           together, and tg128 without graphs
 # Every step runs under `timeout` and writes its whole log to LOGDIR; the console gets one line per
@@ -23,7 +24,7 @@ cd "$(dirname "$0")/.."
 
 LOG=${1:?usage: scripts/gpu-check.sh LOGDIR [build unit synth logits bench]}
 shift
-STEPS=${*:-build unit synth logits bench}
+STEPS=${*:-build unit synth logits profile bench}
 mkdir -p "$LOG"
 LOG=$(cd "$LOG" && pwd)
 BUILD=${HEARTH_GPU_BUILD:-build-gpu}
@@ -172,6 +173,17 @@ if want logits; then
         sed 's/^/   /'
       rm -f "$cpu_json" "$gpu_json"
     done
+  done
+fi
+
+if want profile; then
+  note "profile: GPU time per op, eager (the top of each table; all of it in profile_*.log)"
+  for type in $TYPES; do
+    m=$(model "$type")
+    [[ -s "$m" ]] || continue
+    HEARTH_CUDA_GRAPHS=0 HEARTH_CUDA_PROFILE=1 run "profile_$type" 120 "$BIN" bench "$m" \
+      --device "$DEV" -p 512 -n 32 -b 32 -r 1 -q
+    grep -A 22 "GPU op profile" "$LOG/profile_$type.log" | sed "s/^/   $type | /"
   done
 fi
 

@@ -12,6 +12,7 @@
 #include "backend/cuda/blocks.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/op_timer.h"
 #include "backend/cuda/step_graph.h"
 
 namespace hearth {
@@ -32,8 +33,7 @@ enum Op : uint64_t {
   kArgmax,
   kAddRmsNorm,
   kRopeKvStore,
-  kGemm,
-  kGemmQuant
+  kGemm
 };
 
 // Steps of at most this many tokens (decoding, alone or batched) may run as graphs; longer ones
@@ -61,18 +61,33 @@ uint64_t word(T v) {
 
 template <class... A>
 cuda::OpSig sig(Op op, A... args) {
-  return {static_cast<uint64_t>(op), word(args)...};
+  cuda::SigHash h;
+  h.add(static_cast<uint64_t>(op));
+  (h.add(word(args)), ...);
+  return h.value();
 }
 
-// A backend op: launched straight away in the ordinary (eager) case, with no allocation; handed
-// to the step graphs with its signature while a decode step is captured or replayed.
-template <class Run, class... A>
-void dispatch(cuda::StepGraphs& graphs, const Run& run, Op op, A... args) {
+// A backend op: launched straight away in the ordinary (eager) case, with no allocation (timed
+// when profiling); while a decode step is replayed, only its signature is checked against the
+// capture (a hash: no allocation either); while one is captured, it is recorded.
+template <class Label, class Run, class... A>
+void dispatch(cuda::StepGraphs& graphs, cuda::OpTimer& timer, const Label& label, const Run& run,
+              Op op, A... args) {
   if (!graphs.active()) {
+    if (!timer.on()) return run();
+    timer.before(label());
     run();
+    timer.after();
     return;
   }
-  graphs.call(sig(op, args...), run);
+  const cuda::OpSig s = sig(op, args...);
+  if (graphs.try_replay(s)) return;
+  graphs.call(s, run);
+}
+
+std::string shape_label(const char* op, DType t, int64_t rows, int64_t cols, int n) {
+  return std::string(op) + " " + dtype_name(t) + " " + std::to_string(rows) + "x" +
+         std::to_string(cols) + " n" + std::to_string(n);
 }
 
 // Batch arrays live in one device allocation of at least this many ints, so that a growing
@@ -112,6 +127,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
     rows_copied_ = ev;
     const char* env = std::getenv("HEARTH_CUDA_GRAPHS");
     graphs_ = std::make_unique<cuda::StepGraphs>(stream_, env == nullptr || env[0] != '0');
+    timer_ = std::make_unique<cuda::OpTimer>(stream_);
   } catch (...) {
     release();
     throw;
@@ -125,15 +141,16 @@ CudaBackend::~CudaBackend() {
 void CudaBackend::release() noexcept {
   // Also runs from the destructor: errors here can only be ignored.
   graphs_.reset();  // ends a capture in progress
+  timer_.reset();   // prints the profile, if one was asked for
   if (stream_) cudaStreamSynchronize(stream_);
   for (void* p : weights_) cudaFree(p);
   weights_.clear();
   for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, rows_dev_, staging_, w_scratch_,
-                  x_scratch_, argmax_dev_, attn_scratch_, split_scratch_})
+                  x_scratch_, argmax_dev_, attn_scratch_, act_scratch_, y_scratch_})
     if (p) cudaFree(p);
   inv_freq_ = nullptr;
   batch_dev_ = rows_dev_ = staging_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ =
-      split_scratch_ = nullptr;
+      act_scratch_ = y_scratch_ = nullptr;
   if (rows_pinned_) cudaFreeHost(rows_pinned_);
   rows_pinned_ = nullptr;
   if (rows_copied_) cudaEventDestroy(rows_copied_);
@@ -260,6 +277,7 @@ void CudaBackend::to_host(void* dst, const void* src, size_t bytes) {
   graphs_->finish();
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
   HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (timer_->on()) timer_->collect();
 }
 
 void CudaBackend::from_host(void* dst, const void* src, size_t bytes) {
@@ -299,7 +317,8 @@ void CudaBackend::set_batch(const BatchInputs& b) {
     progress_shown_ = false;
   }
   graphs_->abandon();  // a step that ended without results
-  if (staging_) {      // uploads are over once steps run
+  if (timer_->on()) timer_->step();
+  if (staging_) {  // uploads are over once steps run
     HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
     free(staging_);
     staging_ = nullptr;
@@ -368,8 +387,9 @@ void CudaBackend::embed(const Weight& table, float* out) {
   const int32_t* tokens = at(batch_dev_, 0);
   const int n = n_tokens_;
   dispatch(
-      *graphs_, [=, this] { cuda::embed(t, data, cols, tokens, n, out, stream_); }, kEmbed, t, data,
-      cols, tokens, n, out);
+      *graphs_, *timer_, [] { return std::string("embed"); },
+      [=, this] { cuda::embed(t, data, cols, tokens, n, out, stream_); }, kEmbed, t, data, cols,
+      tokens, n, out);
 }
 
 void CudaBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) {
@@ -377,8 +397,9 @@ void CudaBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, flo
   const void* data = w.data;
   const int64_t dim = w.cols;
   dispatch(
-      *graphs_, [=, this] { cuda::rmsnorm(x, t, data, dim, eps, n, out, stream_); }, kRmsNorm, x, t,
-      data, dim, eps, n, out);
+      *graphs_, *timer_, [] { return std::string("rmsnorm"); },
+      [=, this] { cuda::rmsnorm(x, t, data, dim, eps, n, out, stream_); }, kRmsNorm, x, t, data,
+      dim, eps, n, out);
 }
 
 void CudaBackend::matmul(const Weight& w, const float* x, int n, float* y) {
@@ -390,51 +411,29 @@ void CudaBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const 
   for (const MatmulOut& o : outs)
     if (o.w->cols != outs.front().w->cols)
       throw Error("cuda matmul", "internal: shared-input matrices of different widths");
-  if (n <= cuda::kGemvMaxTokens) {
-    // One launch per weight type (Q4_K_M mixes Q4_K and Q6_K within a layer).
-    std::vector<MatmulOut> group;
-    std::vector<bool> done(outs.size(), false);
-    for (size_t i = 0; i < outs.size(); ++i) {
-      if (done[i]) continue;
-      group.clear();
-      for (size_t j = i; j < outs.size(); ++j)
-        if (!done[j] && outs[j].w->dtype == outs[i].w->dtype &&
-            group.size() < static_cast<size_t>(cuda::kGemvMaxMats)) {
-          group.push_back(outs[j]);
-          done[j] = true;
-        }
-      gemv_launch(group, x, n);
-    }
-    return;
-  }
-  // Batched decoding with quantized weights: the tensor-core kernel that reads the quants as they
-  // are; everything else through cuBLAS.
-  std::vector<MatmulOut> rest;
-  const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  // Decoding: the GEMV for every type up to 8 tokens; quantized weights keep it up to 64 (their
+  // int8 products then stay the CPU's). Float weights past 8 tokens, and prompts, go to cuBLAS.
+  std::vector<MatmulOut> gemv_outs, rest;
   for (const MatmulOut& o : outs) {
-    if (x_aligned && cuda::gemm_quant_supports(o.w->dtype, o.w->cols, n))
-      gemm_quant_launch(o, x, n);
-    else
-      rest.push_back(o);
+    const DType t = o.w->dtype;
+    const bool quantized = t != DType::F32 && t != DType::F16 && t != DType::BF16;
+    (n <= 8 || (quantized && n <= cuda::kGemvMaxTokens) ? gemv_outs : rest).push_back(o);
+  }
+  // One GEMV launch per weight type (Q4_K_M mixes Q4_K and Q6_K within a layer).
+  std::vector<bool> done(gemv_outs.size(), false);
+  std::vector<MatmulOut> group;
+  for (size_t i = 0; i < gemv_outs.size(); ++i) {
+    if (done[i]) continue;
+    group.clear();
+    for (size_t j = i; j < gemv_outs.size(); ++j)
+      if (!done[j] && gemv_outs[j].w->dtype == gemv_outs[i].w->dtype &&
+          group.size() < static_cast<size_t>(cuda::kGemvMaxMats)) {
+        group.push_back(gemv_outs[j]);
+        done[j] = true;
+      }
+    gemv_launch(group, x, n);
   }
   if (!rest.empty()) gemm_shared_input(rest, x, n);
-}
-
-void CudaBackend::gemm_quant_launch(const MatmulOut& o, const float* x, int n) {
-  const Weight& w = *o.w;
-  const cuda::GemmSplit sp = cuda::gemm_quant_split(w.rows, w.cols, sm_count_);
-  float* partial = nullptr;
-  if (sp.splits > 1)
-    partial = static_cast<float*>(
-        scratch(split_scratch_, split_scratch_cap_,
-                static_cast<size_t>(sp.splits) * n * static_cast<size_t>(w.rows) * sizeof(float)));
-  const DType t = w.dtype;
-  const void* data = w.data;
-  const int64_t rows = w.rows, cols = w.cols;
-  float* y = o.y;
-  dispatch(
-      *graphs_, [=, this] { cuda::gemm_quant(t, data, rows, cols, x, n, y, sp, partial, stream_); },
-      kGemmQuant, t, data, rows, cols, x, n, y, sp.splits, sp.tiles_per_split, partial);
 }
 
 void CudaBackend::gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n) {
@@ -443,19 +442,26 @@ void CudaBackend::gemv_launch(const std::vector<MatmulOut>& outs, const float* x
   for (int m = 0; m < count; ++m) g[m] = {outs[m].w->data, outs[m].y, outs[m].w->rows};
   const DType t = outs.front().w->dtype;
   const int64_t cols = outs.front().w->cols;
+  // Scratch before the op: growing it ends a capture.
+  void* act = scratch(act_scratch_, act_scratch_cap_, cuda::act_quant_bytes(n, cols));
   dispatch(
-      *graphs_, [=, this] { cuda::gemv(t, g, count, cols, x, n, stream_); }, kGemv, t, cols, x, n,
+      *graphs_, *timer_,
+      [&] { return shape_label("gemv", t, g[0].rows + g[1].rows + g[2].rows, cols, n); },
+      [=, this] { cuda::gemv(t, g, count, cols, x, n, act, stream_); }, kGemv, t, cols, x, n, act,
       count, g[0].w, g[0].y, g[0].rows, g[1].w, g[1].y, g[1].rows, g[2].w, g[2].y, g[2].rows);
 }
 
 // y[n, rows] = x[n, cols] W^T. cuBLAS is column-major: y^T (rows x n) = W' x^T where W' is W read
 // as a cols x rows column-major matrix (op T) and x^T is x as a cols x n column-major matrix.
-// The activations are converted once per call: to bf16 for bf16 weights (one GEMM with float32
-// accumulation; the GPU's accuracy bound allows bf16 activations), to f16 for f16 and quantized
-// weights (these are dequantized to an f16 scratch copy first).
+// Activations go in as 16-bit floats matching the weights (f16; bf16 for the rare bf16 tensor
+// beyond f16's range; quantized weights are dequantized to an f16 scratch copy first). Up to 64
+// tokens (batched decoding, bound by memory, not arithmetic) x is split into hi + lo halves and
+// one GEMM over 2n rows sums both: products then carry ~22 bits of x, close to the CPU's float32.
 void CudaBackend::gemm_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
   const int k = static_cast<int>(outs.front().w->cols);
   const size_t xcount = static_cast<size_t>(n) * k;
+  const bool split = n <= kGraphMaxTokens;
+  const int cols_b = split ? 2 * n : n;  // GEMM columns: tokens (twice, hi then lo, if split)
   bool need_f16 = false, need_bf16 = false;
   struct Product {
     const void* w;
@@ -464,28 +470,43 @@ void CudaBackend::gemm_shared_input(const std::vector<MatmulOut>& outs, const fl
     float* y;
   };
   std::vector<Product> prods;
-  size_t dequant_elems = 0;
+  size_t dequant_elems = 0, max_rows = 0;
   for (const MatmulOut& o : outs) {
     const DType t = o.w->dtype;
     need_bf16 |= t == DType::BF16;
     need_f16 |= t != DType::BF16 && t != DType::F32;
     if (t != DType::F32 && t != DType::F16 && t != DType::BF16)
       dequant_elems = std::max(dequant_elems, static_cast<size_t>(o.w->rows) * k);
+    max_rows = std::max(max_rows, static_cast<size_t>(o.w->rows));
     prods.push_back({o.w->data, t, static_cast<int>(o.w->rows), o.y});
   }
   // Scratch first: growing it ends a capture, which must not happen inside the captured op.
-  auto* xs = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * xcount * 2));
+  const size_t half_bytes = static_cast<size_t>(cols_b) * k * 2;
+  auto* xs = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * half_bytes));
   void* x_f16 = xs;
-  void* x_bf16 = xs + xcount * 2;
+  void* x_bf16 = xs + half_bytes;
   void* w_f16 = dequant_elems ? scratch(w_scratch_, w_scratch_cap_, dequant_elems * 2) : nullptr;
+  float* y2 = split ? static_cast<float*>(scratch(y_scratch_, y_scratch_cap_,
+                                                  static_cast<size_t>(cols_b) * max_rows * 4))
+                    : nullptr;
   auto run = [=, this] {
-    if (need_f16) cuda::f32_to_f16(x, xcount, x_f16, stream_);
-    if (need_bf16) cuda::f32_to_bf16(x, xcount, x_bf16, stream_);
+    auto convert = [&](bool bf16, void* dst) {
+      uint8_t* d = static_cast<uint8_t*>(dst);
+      if (split)
+        cuda::split_half(x, xcount, bf16, d, d + xcount * 2, stream_);
+      else if (bf16)
+        cuda::f32_to_bf16(x, xcount, d, stream_);
+      else
+        cuda::f32_to_f16(x, xcount, d, stream_);
+    };
+    if (need_f16) convert(false, x_f16);
+    if (need_bf16) convert(true, x_bf16);
     const float one = 1.0f, zero = 0.0f;
     for (const Product& p : prods) {
+      float* out = split ? y2 : p.y;
       auto gemm_ex = [&](const void* a, const void* b, cudaDataType type) {
-        HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, p.m, n, k, &one, a,
-                                         type, k, b, type, k, &zero, p.y, CUDA_R_32F, p.m,
+        HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, p.m, cols_b, k, &one, a,
+                                         type, k, b, type, k, &zero, out, CUDA_R_32F, p.m,
                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
       };
       switch (p.t) {
@@ -493,7 +514,7 @@ void CudaBackend::gemm_shared_input(const std::vector<MatmulOut>& outs, const fl
           HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, p.m, n, k, &one,
                                           static_cast<const float*>(p.w), k, x, k, &zero, p.y,
                                           p.m));
-          break;
+          continue;  // exact already: no halves to add
         case DType::BF16:
           gemm_ex(p.w, x_bf16, CUDA_R_16BF);
           break;
@@ -505,17 +526,28 @@ void CudaBackend::gemm_shared_input(const std::vector<MatmulOut>& outs, const fl
           gemm_ex(w_f16, x_f16, CUDA_R_16F);
           break;
       }
+      if (split) {
+        const size_t count = static_cast<size_t>(n) * p.m;
+        cuda::add_pair(y2, y2 + count, count, p.y, stream_);
+      }
     }
   };
-  if (!graphs_->active()) return run();
-  cuda::OpSig s = sig(kGemm, x, n, k, xs, w_f16, need_f16, need_bf16);
-  for (const Product& p : prods) {
-    s.push_back(word(p.w));
-    s.push_back(word(p.t));
-    s.push_back(word(p.m));
-    s.push_back(word(p.y));
+  if (!graphs_->active()) {
+    if (!timer_->on()) return run();
+    timer_->before(shape_label("cublas", prods.front().t, static_cast<int64_t>(max_rows), k, n));
+    run();
+    timer_->after();
+    return;
   }
-  graphs_->call(std::move(s), run);
+  cuda::SigHash h;
+  h.add(sig(kGemm, x, n, k, xs, w_f16, y2, need_f16, need_bf16));
+  for (const Product& p : prods) {
+    h.add(word(p.w));
+    h.add(word(p.t));
+    h.add(word(p.m));
+    h.add(word(p.y));
+  }
+  if (!graphs_->try_replay(h.value())) graphs_->call(h.value(), run);
 }
 
 void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {
@@ -526,8 +558,9 @@ void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {
   const float* inv_freq = inv_freq_;
   const bool inter = interleaved_;
   dispatch(
-      *graphs_, [=, this] { cuda::rope(x, n, n_heads, head_dim, pos, inv_freq, inter, stream_); },
-      kRope, x, n, n_heads, head_dim, pos, inv_freq, inter);
+      *graphs_, *timer_, [] { return std::string("rope"); },
+      [=, this] { cuda::rope(x, n, n_heads, head_dim, pos, inv_freq, inter, stream_); }, kRope, x,
+      n, n_heads, head_dim, pos, inv_freq, inter);
 }
 
 void CudaBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
@@ -536,8 +569,9 @@ void CudaBackend::kv_store(const KvLayer& kv, const float* k, const float* v, in
   const DType kt = kv.dtype;
   const int32_t* slot = at(batch_dev_, off_slot_);
   dispatch(
-      *graphs_, [=, this] { cuda::kv_store(kt, kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore,
-      kt, kc, vc, k, v, slot, n, kv_dim);
+      *graphs_, *timer_, [] { return std::string("kv_store"); },
+      [=, this] { cuda::kv_store(kt, kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore, kt, kc,
+      vc, k, v, slot, n, kv_dim);
 }
 
 void CudaBackend::rope_kv_store(float* q, float* k, const float* v, const KvLayer& kv, int n,
@@ -553,7 +587,7 @@ void CudaBackend::rope_kv_store(float* q, float* k, const float* v, const KvLaye
   const float* inv_freq = inv_freq_;
   const bool inter = interleaved_;
   dispatch(
-      *graphs_,
+      *graphs_, *timer_, [] { return std::string("rope_kv_store"); },
       [=, this] {
         cuda::rope_kv_store(q, k, v, kt, kc, vc, n, n_heads, n_kv_heads, head_dim, pos, slot,
                             inv_freq, inter, stream_);
@@ -576,9 +610,11 @@ void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionSh
   if (n_tiles_ > 0 && n == n_tokens_ &&
       cuda::attention_prefill_supports(shape.n_heads, shape.n_kv_heads, shape.head_dim)) {
     graphs_->abandon();  // prompt chunks are never captured (see set_batch)
+    if (timer_->on()) timer_->before("attention_prefill n" + std::to_string(n));
     cuda::attention_prefill(q, kv.dtype, kv.k, kv.v, b, at(batch_dev_, off_tiles_), n_tiles_,
                             shape.n_heads, shape.n_kv_heads, shape.head_dim, shape.scale, out,
                             stream_);
+    if (timer_->on()) timer_->after();
     return;
   }
   const int splits = cuda::attention_splits(n, shape.n_kv_heads, max_len_, sm_count_);
@@ -592,7 +628,8 @@ void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionSh
   const DType kt = kv.dtype;
   const AttentionShape sh = shape;
   dispatch(
-      *graphs_,
+      *graphs_, *timer_,
+      [&] { return "attention n" + std::to_string(n) + " splits " + std::to_string(splits); },
       [=, this] {
         cuda::attention(q, kt, kc, vc, b, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits,
                         partial, out, stream_);
@@ -603,13 +640,14 @@ void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionSh
 
 void CudaBackend::swiglu(const float* gate, const float* up, size_t count, float* out) {
   dispatch(
-      *graphs_, [=, this] { cuda::swiglu(gate, up, count, out, stream_); }, kSwiglu, gate, up,
-      count, out);
+      *graphs_, *timer_, [] { return std::string("swiglu"); },
+      [=, this] { cuda::swiglu(gate, up, count, out, stream_); }, kSwiglu, gate, up, count, out);
 }
 
 void CudaBackend::add(float* x, const float* y, size_t count) {
   dispatch(
-      *graphs_, [=, this] { cuda::add(x, y, count, stream_); }, kAdd, x, y, count);
+      *graphs_, *timer_, [] { return std::string("add"); },
+      [=, this] { cuda::add(x, y, count, stream_); }, kAdd, x, y, count);
 }
 
 void CudaBackend::add_rmsnorm(float* x, const float* y, const Weight& w, float eps, int n,
@@ -618,8 +656,9 @@ void CudaBackend::add_rmsnorm(float* x, const float* y, const Weight& w, float e
   const void* data = w.data;
   const int64_t dim = w.cols;
   dispatch(
-      *graphs_, [=, this] { cuda::add_rmsnorm(x, y, t, data, dim, eps, n, out, stream_); },
-      kAddRmsNorm, x, y, t, data, dim, eps, n, out);
+      *graphs_, *timer_, [] { return std::string("add_rmsnorm"); },
+      [=, this] { cuda::add_rmsnorm(x, y, t, data, dim, eps, n, out, stream_); }, kAddRmsNorm, x, y,
+      t, data, dim, eps, n, out);
 }
 
 void CudaBackend::gather_rows(const float* x, const std::vector<int32_t>& rows, int dim,
@@ -652,9 +691,10 @@ void CudaBackend::gather_rows(const float* x, const std::vector<int32_t>& rows, 
   if (!graphs_->active()) {
     run();
   } else {
-    cuda::OpSig s = sig(kGather, x, staging, rows_dev, dim, out, rows.size());
-    s.insert(s.end(), rows.begin(), rows.end());
-    graphs_->call(std::move(s), run);
+    cuda::SigHash h;
+    h.add(sig(kGather, x, staging, rows_dev, dim, out, rows.size()));
+    for (int32_t r : rows) h.add(static_cast<uint64_t>(r));
+    if (!graphs_->try_replay(h.value())) graphs_->call(h.value(), run);
   }
   // In a captured or replayed step the event is not needed: the step ends with a synchronizing
   // copy to the host.
@@ -692,8 +732,8 @@ void CudaBackend::argmax_rows(const float* x, int rows, int64_t cols, int32_t* o
   scratch(argmax_dev_, argmax_cap_, static_cast<size_t>(rows) * sizeof(int32_t));
   auto* out = static_cast<int32_t*>(argmax_dev_);
   dispatch(
-      *graphs_, [=, this] { cuda::argmax_rows(x, rows, cols, out, stream_); }, kArgmax, x, rows,
-      cols, out);
+      *graphs_, *timer_, [] { return std::string("argmax"); },
+      [=, this] { cuda::argmax_rows(x, rows, cols, out, stream_); }, kArgmax, x, rows, cols, out);
   to_host(out_host, argmax_dev_, static_cast<size_t>(rows) * sizeof(int32_t));
 }
 

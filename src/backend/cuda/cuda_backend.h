@@ -18,7 +18,8 @@ struct cublasContext;
 namespace hearth {
 namespace cuda {
 class StepGraphs;
-}
+class OpTimer;
+}  // namespace cuda
 
 // Devices the CUDA runtime sees; 0 when there is no driver or no GPU (never throws).
 int cuda_device_count();
@@ -70,10 +71,9 @@ class CudaBackend : public Backend {
   void release() noexcept;  // frees everything; safe on a partly constructed backend
   // Grows a scratch allocation to at least `bytes` (contents not kept).
   void* scratch(void*& p, size_t& cap, size_t bytes);
-  // Matmuls of more than kGemvMaxTokens rows through cuBLAS; x converted once for all of outs.
+  // Matmuls through cuBLAS; x converted once for all of outs.
   void gemm_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n);
   void gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n);
-  void gemm_quant_launch(const MatmulOut& o, const float* x, int n);
 
   int device_ = 0;
   int sm_count_ = 132;
@@ -107,8 +107,10 @@ class CudaBackend : public Backend {
   size_t w_scratch_cap_ = 0;
   void* x_scratch_ = nullptr;  // activations converted for cuBLAS: f16 part, then bf16 part
   size_t x_scratch_cap_ = 0;
-  void* split_scratch_ = nullptr;  // partial sums of gemm_quant's column splits
-  size_t split_scratch_cap_ = 0;
+  void* act_scratch_ = nullptr;  // activations quantized for the quantized GEMV
+  size_t act_scratch_cap_ = 0;
+  void* y_scratch_ = nullptr;  // the hi and lo halves' products of a split GEMM
+  size_t y_scratch_cap_ = 0;
   void* attn_scratch_ = nullptr;  // flash-decoding partial results
   size_t attn_scratch_cap_ = 0;
   void* argmax_dev_ = nullptr;
@@ -117,6 +119,7 @@ class CudaBackend : public Backend {
   std::optional<double> bf16_tflops_;
   // Decode steps captured as CUDA graphs; every op goes through it.
   std::unique_ptr<cuda::StepGraphs> graphs_;
+  std::unique_ptr<cuda::OpTimer> timer_;  // HEARTH_CUDA_PROFILE=1
 };
 
 }  // namespace hearth

@@ -189,6 +189,23 @@ __global__ void f32_to_bf16_kernel(const float* __restrict__ x, size_t count,
   if (i < count) out[i] = __float2bfloat16_rn(x[i]);
 }
 
+template <class T>
+__global__ void split_half_kernel(const float* __restrict__ x, size_t count, T* __restrict__ hi,
+                                  T* __restrict__ lo) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= count) return;
+  T h;
+  store_as(&h, x[i]);
+  hi[i] = h;
+  store_as(lo + i, x[i] - static_cast<float>(h));
+}
+
+__global__ void add_pair_kernel(const float* __restrict__ a, const float* __restrict__ b,
+                                size_t count, float* __restrict__ y) {
+  const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < count) y[i] = a[i] + b[i];
+}
+
 // Grid for "one row per blockIdx.x (no 65535 limit there), blocks of threads across the row".
 dim3 row_grid(int64_t cols, int rows) {
   const int64_t per_row = (cols + kThreads - 1) / kThreads;
@@ -306,6 +323,23 @@ void f32_to_bf16(const float* x, size_t count, void* out_bf16, cudaStream_t s) {
   if (count == 0) return;
   f32_to_bf16_kernel<<<blocks_for(count), kThreads, 0, s>>>(x, count,
                                                             static_cast<__nv_bfloat16*>(out_bf16));
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void split_half(const float* x, size_t count, bool bf16, void* hi, void* lo, cudaStream_t s) {
+  if (count == 0) return;
+  if (bf16)
+    split_half_kernel<<<blocks_for(count), kThreads, 0, s>>>(
+        x, count, static_cast<__nv_bfloat16*>(hi), static_cast<__nv_bfloat16*>(lo));
+  else
+    split_half_kernel<<<blocks_for(count), kThreads, 0, s>>>(x, count, static_cast<__half*>(hi),
+                                                             static_cast<__half*>(lo));
+  HEARTH_CUDA_LAUNCHED();
+}
+
+void add_pair(const float* a, const float* b, size_t count, float* y, cudaStream_t s) {
+  if (count == 0) return;
+  add_pair_kernel<<<blocks_for(count), kThreads, 0, s>>>(a, b, count, y);
   HEARTH_CUDA_LAUNCHED();
 }
 

@@ -48,15 +48,16 @@ void gemv_generic(DType t, const void* w, int64_t rows, int64_t cols, const floa
 }
 
 void gemv(DType t, const GemvOut* outs, int count, int64_t cols, const float* x, int n,
-          cudaStream_t s) {
+          void* act_buf, cudaStream_t s) {
   if (n < 1 || n > kGemvMaxTokens)
     throw Error("cuda gemv", "internal: token count " + std::to_string(n) + " out of range");
   if (count < 1 || count > kGemvMaxMats)
     throw Error("cuda gemv", "internal: " + std::to_string(count) + " matrices in one launch");
   // The unit kernels read x as float4 and weights as 16-byte words: rows of whole units, 16-byte
-  // aligned. Device rows of the quantized types always are; float rows need cols % 8 == 0.
-  const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
-  bool vector_ok = x_aligned && cols % 8 == 0;
+  // aligned. Device rows of the quantized types always are; float rows need cols % 8 == 0, and
+  // the activation quantizers whole super-blocks.
+  const bool floats = t == DType::F32 || t == DType::F16 || t == DType::BF16;
+  bool vector_ok = reinterpret_cast<uintptr_t>(x) % 16 == 0 && cols % (floats ? 8 : 256) == 0;
   for (int m = 0; m < count; ++m)
     vector_ok = vector_ok && reinterpret_cast<uintptr_t>(outs[m].w) % 16 == 0;
   if (!vector_ok) {
@@ -68,26 +69,37 @@ void gemv(DType t, const GemvOut* outs, int count, int64_t cols, const float* x,
   a.count = count;
   for (int m = 0; m < count; ++m) {
     a.w[m] = static_cast<const uint8_t*>(outs[m].w);
-    a.y[m] = outs[m].y;
     a.rows[m] = outs[m].rows;
   }
   a.stride = row_bytes(t, cols);
   a.cols = cols;
-  a.units = cols / (t == DType::F32 || t == DType::F16 || t == DType::BF16 ? 8 : 32);
-  a.x = x;
-  switch (t) {
-    case DType::Q4_0:
-    case DType::Q4_K:
-      return gemv_q4(t, a, n, s);
-    case DType::Q8_0:
-    case DType::Q6_K:
-      return gemv_q68(t, a, n, s);
-    case DType::F32:
-    case DType::F16:
-    case DType::BF16:
-      return gemv_floats(t, a, n, s);
-    default:
-      throw Error("cuda gemv", std::string("unsupported weight type ") + dtype_name(t));
+  a.units = cols / (floats ? 8 : 32);
+  const ActQuant kind = act_quant_for(t);
+  QAct q{};
+  if (!floats) q = quantize_act(kind, x, n, cols, act_buf, s);
+  // Eight tokens per launch (the kernels' register budget): more re-read the weights per eight.
+  for (int t0 = 0; t0 < n; t0 += 8) {
+    const int nt = n - t0 < 8 ? n - t0 : 8;
+    a.x = x + t0 * cols;
+    for (int m = 0; m < count; ++m) a.y[m] = outs[m].y + static_cast<int64_t>(t0) * outs[m].rows;
+    if (!floats) a.q = act_rows_from(q, kind, t0);
+    switch (t) {
+      case DType::Q4_0:
+      case DType::Q4_K:
+        gemv_q4(t, a, nt, s);
+        break;
+      case DType::Q8_0:
+      case DType::Q6_K:
+        gemv_q68(t, a, nt, s);
+        break;
+      case DType::F32:
+      case DType::F16:
+      case DType::BF16:
+        gemv_floats(t, a, nt, s);
+        break;
+      default:
+        throw Error("cuda gemv", std::string("unsupported weight type ") + dtype_name(t));
+    }
   }
 }
 

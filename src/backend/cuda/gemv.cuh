@@ -22,7 +22,8 @@ struct GemvLaunch {
   int count;
   size_t stride;  // bytes between weight rows
   int64_t cols, units;
-  const float* x;
+  const float* x;  // float weights: the activations as they are
+  QAct q;          // quantized weights: the activations quantized as the CPU does
 };
 
 template <int NT>
@@ -53,10 +54,11 @@ __global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const __grid_constan
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
 
+  const GemvIn in{a.x, a.q, a.cols};
   for (int64_t u = threadIdx.x; u < a.units; u += kGemvThreads) {
     typename U::X xs[NT];
 #pragma unroll
-    for (int t = 0; t < NT; ++t) U::prep(a.x + t * a.cols, u, xs[t]);
+    for (int t = 0; t < NT; ++t) U::prep(in, t, u, xs[t]);
 #pragma unroll
     for (int r = 0; r < R; ++r) {
       if (r < nr) {
@@ -100,7 +102,7 @@ void launch_gemv_nt(GemvLaunch a, cudaStream_t s) {
   HEARTH_CUDA_LAUNCHED();
 }
 
-// One launch for n tokens (1 <= n <= kGemvMaxTokens).
+// One launch for n tokens (1 <= n <= 8).
 template <class U>
 void launch_gemv(const GemvLaunch& a, int n, cudaStream_t s) {
   switch (n) {

@@ -5,15 +5,16 @@
 //
 // Quantized weights are multiplied with 8-bit integer dot products (dp4a), four products per
 // instruction: float math would need a conversion per 4-bit weight, which costs more issue slots
-// than the memory system needs to deliver the bytes. So each thread quantizes the activations of
-// its unit to int8 with one scale (round to nearest), as llama.cpp's CUDA kernels and hearth's CPU
-// kernels do, and folds the weight's offsets and minimums in through sums of those int8 values.
-// Float weights keep float32 activations and plain fused multiply-adds.
+// than the memory system needs to deliver the bytes. The activations come quantized beforehand
+// exactly as the CPU quantizes them (act_quant.cuh: Q8_0 for Q4_0/Q8_0, Q8_K for the K-quants);
+// the weight's offsets and minimums enter through sums of those int8 values. Float weights keep
+// float32 activations and plain fused multiply-adds.
 //
 // Everything here also compiles for the host, where the tests check each unit against a
-// double-precision product over the very activations the unit quantized.
+// double-precision product over the same activations.
 #include <cmath>
 
+#include "backend/cuda/act_quant.cuh"
 #include "backend/cuda/blocks.cuh"
 
 namespace hearth::cuda {
@@ -48,36 +49,25 @@ __host__ __device__ __forceinline__ void load4(const float* x, int64_t c, float*
   v[0] = f.x, v[1] = f.y, v[2] = f.z, v[3] = f.w;
 }
 
+// A GEMV's input: float rows (float weights) or their int8 quantization (quantized weights).
+struct GemvIn {
+  const float* x;
+  QAct q;
+  int64_t cols;
+};
+
 // The int8 activations of one unit: 32 values in eight words (in the unit's element order), their
-// scale, and sums of the values over consecutive groups (of 32, 16 or 8, as the type needs).
+// scale, and sums of the values over groups (of 32, 16 or 8, as the type needs).
 struct XInt {
   int w[8];
   float d;
   int s[4];
 };
 
-// Quantizes 32 floats to int8 with one scale; s[g] sums the values of group g of `group` elements.
-__host__ __device__ __forceinline__ void quantize_x32(const float* v, int group, XInt& x) {
-  float amax = 0.0f;
-  HEARTH_UNROLL
-  for (int i = 0; i < 32; ++i) amax = fmaxf(amax, fabsf(v[i]));
-  x.d = amax / 127.0f;
-  const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-  HEARTH_UNROLL
-  for (int g = 0; g < 4; ++g) x.s[g] = 0;
-  HEARTH_UNROLL
-  for (int k = 0; k < 8; ++k) {
-    uint32_t word = 0;
-    HEARTH_UNROLL
-    for (int i = 0; i < 4; ++i) {
-      // Adding 1.5 * 2^23 rounds to the nearest integer (ties to even, as rintf) and leaves it,
-      // two's complement, in the low mantissa bits: the low byte is the int8 value.
-      const uint32_t bits = float_bits(fmaf(v[4 * k + i], id, 12582912.0f));
-      word |= (bits & 0xFFu) << (8 * i);
-    }
-    x.w[k] = static_cast<int>(word);
-    x.s[(4 * k) / group] = dp4a(x.w[k], 0x01010101, x.s[(4 * k) / group]);
-  }
+// Eight int8 activations of token t from column c (c % 8 == 0) into two words.
+__host__ __device__ __forceinline__ void load_q8(const GemvIn& in, int t, int64_t c, int* w) {
+  const uint2 v = load_vec<uint2>(in.q.qs + t * in.cols + c);
+  w[0] = static_cast<int>(v.x), w[1] = static_cast<int>(v.y);
 }
 
 // Float activations of one 8-element unit.
@@ -95,11 +85,13 @@ struct UnitQ4_0 {
     float d;
   };
   __host__ __device__ static int64_t units(int64_t cols) { return cols / 32; }
-  __host__ __device__ static void prep(const float* x, int64_t u, X& out) {
-    float v[32];
+  // Q8_0 block u of the activations.
+  __host__ __device__ static void prep(const GemvIn& in, int t, int64_t u, X& out) {
     HEARTH_UNROLL
-    for (int k = 0; k < 8; ++k) load4(x, 32 * u + 4 * k, v + 4 * k);
-    quantize_x32(v, 32, out);
+    for (int k = 0; k < 4; ++k) load_q8(in, t, 32 * u + 8 * k, out.w + 2 * k);
+    const int64_t b = t * (in.cols / 32) + u;
+    out.d = in.q.d[b];
+    out.s[0] = in.q.s[b];
   }
   __host__ __device__ static void load(const uint8_t* row, int64_t nunits, int64_t u, W& w) {
     w.q = load_vec<uint4>(row + 16 * u);
@@ -126,8 +118,8 @@ struct UnitQ8_0 {
     float d;
   };
   __host__ __device__ static int64_t units(int64_t cols) { return cols / 32; }
-  __host__ __device__ static void prep(const float* x, int64_t u, X& out) {
-    UnitQ4_0::prep(x, u, out);
+  __host__ __device__ static void prep(const GemvIn& in, int t, int64_t u, X& out) {
+    UnitQ4_0::prep(in, t, u, out);
   }
   __host__ __device__ static void load(const uint8_t* row, int64_t nunits, int64_t u, W& w) {
     w.q0 = load_vec<uint4>(row + 32 * u);
@@ -157,16 +149,17 @@ struct UnitQ4_K {
     float d_lo, m_lo, d_hi, m_hi;  // scale and min of the two sub-blocks, with d and dmin applied
   };
   __host__ __device__ static int64_t units(int64_t cols) { return cols / 32; }
-  __host__ __device__ static void prep(const float* x, int64_t u, X& out) {
+  // Q8_K: the super-block's scale, and the bsums of the two 16-element runs.
+  __host__ __device__ static void prep(const GemvIn& in, int t, int64_t u, X& out) {
     const int v = static_cast<int>(u % 8);
     const int64_t base = 256 * (u / 8) + 64 * (v / 2) + 16 * (v % 2);
-    float f[32];
-    HEARTH_UNROLL
-    for (int k = 0; k < 4; ++k) {
-      load4(x, base + 4 * k, f + 4 * k);
-      load4(x, base + 32 + 4 * k, f + 16 + 4 * k);
-    }
-    quantize_x32(f, 16, out);
+    load_q8(in, t, base, out.w);
+    load_q8(in, t, base + 8, out.w + 2);
+    load_q8(in, t, base + 32, out.w + 4);
+    load_q8(in, t, base + 40, out.w + 6);
+    out.d = in.q.d[t * (in.cols / 256) + u / 8];
+    out.s[0] = in.q.s[(t * in.cols + base) / 16];
+    out.s[1] = in.q.s[(t * in.cols + base + 32) / 16];
   }
   __host__ __device__ static void load(const uint8_t* row, int64_t, int64_t u, W& w) {
     const uint8_t* b = row + (u / 8) * kQ4_KBytes;
@@ -215,16 +208,16 @@ struct UnitQ6_K {
     float dsc[4];  // d times the scale of chunk k's 16-element sub-block
   };
   __host__ __device__ static int64_t units(int64_t cols) { return cols / 32; }
-  __host__ __device__ static void prep(const float* x, int64_t u, X& out) {
+  // Q8_K: the super-block's scale; sums over each chunk's 8 values by dp4a against ones.
+  __host__ __device__ static void prep(const GemvIn& in, int t, int64_t u, X& out) {
     const int v = static_cast<int>(u % 8);
     const int64_t base = 256 * (u / 8) + 128 * (v / 4) + 8 * (v % 4);
-    float f[32];
     HEARTH_UNROLL
     for (int k = 0; k < 4; ++k) {
-      load4(x, base + 32 * k, f + 8 * k);
-      load4(x, base + 32 * k + 4, f + 8 * k + 4);
+      load_q8(in, t, base + 32 * k, out.w + 2 * k);
+      out.s[k] = dp4a(out.w[2 * k + 1], 0x01010101, dp4a(out.w[2 * k], 0x01010101, 0));
     }
-    quantize_x32(f, 8, out);
+    out.d = in.q.d[t * (in.cols / 256) + u / 8];
   }
   __host__ __device__ static void load(const uint8_t* row, int64_t nunits, int64_t u, W& w) {
     const int64_t nb = nunits / 8, s = u / 8;
@@ -269,7 +262,8 @@ struct UnitQ6_K {
 struct FloatUnitBase {
   using X = XFloat;
   __host__ __device__ static int64_t units(int64_t cols) { return cols / 8; }
-  __host__ __device__ static void prep(const float* x, int64_t u, X& out) {
+  __host__ __device__ static void prep(const GemvIn& in, int t, int64_t u, X& out) {
+    const float* x = in.x + t * in.cols;
     load4(x, 8 * u, out.v);
     load4(x, 8 * u + 4, out.v + 4);
   }

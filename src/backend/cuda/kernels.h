@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/cuda/act_quant.cuh"
 #include "format/dtype.h"
 
 namespace hearth::cuda {
@@ -57,6 +58,11 @@ void add(float* x, const float* y, size_t count, cudaStream_t s);
 void gather_rows(const float* x, const int32_t* rows, int m, int dim, float* out, cudaStream_t s);
 void f32_to_f16(const float* x, size_t count, void* out_f16, cudaStream_t s);
 void f32_to_bf16(const float* x, size_t count, void* out_bf16, cudaStream_t s);
+// x = hi + lo in two 16-bit floats each (f16, or bf16 when bf16 is set): hi rows then lo rows, so
+// one GEMM over 2n rows carries ~22 (f16) or ~16 (bf16) bits of the activations.
+void split_half(const float* x, size_t count, bool bf16, void* hi, void* lo, cudaStream_t s);
+// y[i] = a[i] + b[i]
+void add_pair(const float* a, const float* b, size_t count, float* y, cudaStream_t s);
 
 // attention.cu: causal GQA over the paged cache, as cpu_attention.cpp. splits > 1 divides each
 // token's keys over that many blocks (flash-decoding, for few tokens over long contexts);
@@ -83,9 +89,17 @@ inline size_t attention_partial_floats(int splits, int n_tokens, int n_heads, in
 constexpr int kMaxHeadDim = 256;
 constexpr int kMaxSplits = 64;
 
+// act_quant.cu: n token rows of x (cols % 256 == 0, 16-byte aligned) quantized as the CPU does
+// (act_quant.cuh) into `buf`, which holds act_quant_bytes(n, cols).
+size_t act_quant_bytes(int n, int64_t cols);
+QAct quantize_act(ActQuant kind, const float* x, int n, int64_t cols, void* buf, cudaStream_t s);
+
 // gemv*.cu: y_m[t, r] = sum_c W_m[r, c] x[t, c] for t < n, 1 <= n <= kGemvMaxTokens, for up to
-// three matrices of type t and width cols that read the same x (one launch).
-constexpr int kGemvMaxTokens = 8;
+// three matrices of type t and width cols that read the same x (one launch per 8 tokens).
+// Quantized weights take x quantized as the CPU does (act_quant.cuh) into act_buf, which holds
+// act_quant_bytes(n, cols). Beyond 8 tokens each further 8 re-read the weights, but the products
+// stay those of the CPU: batched decoding of quantized models uses this up to kGemvMaxTokens.
+constexpr int kGemvMaxTokens = 64;
 constexpr int kGemvMaxMats = 3;
 struct GemvOut {
   const void* w;
@@ -93,24 +107,10 @@ struct GemvOut {
   int64_t rows;
 };
 void gemv(DType t, const GemvOut* outs, int count, int64_t cols, const float* x, int n,
-          cudaStream_t s);
+          void* act_buf, cudaStream_t s);
 // Any type, any cols: one element at a time (odd shapes only).
 void gemv_generic(DType t, const void* w, int64_t rows, int64_t cols, const float* x, int n,
                   float* y, cudaStream_t s);
-
-// gemm_quant.cu: y[t, r] = sum_c W[r, c] x[t, c] for quantized W and kGemvMaxTokens < n <=
-// kGemmQuantMaxTokens (batched decoding), on the tensor cores, reading each weight byte once. The
-// columns may be split over several blocks (GemmSplit); then `partial` holds
-// splits * n * rows floats of scratch.
-constexpr int kGemmQuantMaxTokens = 64;
-struct GemmSplit {
-  int splits = 1;
-  int tiles_per_split = 1;
-};
-GemmSplit gemm_quant_split(int64_t rows, int64_t cols, int sm_count);
-bool gemm_quant_supports(DType t, int64_t cols, int n);
-void gemm_quant(DType t, const void* w, int64_t rows, int64_t cols, const float* x, int n, float* y,
-                const GemmSplit& sp, float* partial, cudaStream_t s);
 
 // dequant.cu: a quantized [rows, cols] matrix to f16, for the cuBLAS prefill path.
 void dequantize_f16(DType t, const void* w, int64_t rows, int64_t cols, void* out_f16,

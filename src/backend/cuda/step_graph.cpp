@@ -54,7 +54,9 @@ void StepGraphs::begin(uint64_t key) {
   pos_ = 0;
   captured_.clear();
   capturing_ = false;
-  mode_ = graphs_.count(key) ? Mode::Replay : Mode::Capture;
+  auto it = graphs_.find(key);
+  replay_ = it == graphs_.end() ? nullptr : &it->second;
+  mode_ = replay_ ? Mode::Replay : Mode::Capture;
 }
 
 void StepGraphs::call(OpSig sig, std::function<void()> run) {
@@ -99,6 +101,7 @@ void StepGraphs::finish() {
       return;
     }
     mode_ = Mode::Eager;
+    replay_ = nullptr;
     HEARTH_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
     ++replayed_steps_;
     return;
@@ -146,6 +149,7 @@ void StepGraphs::abandon() {
     for (auto& op : ops) op.run();
   } else if (mode_ == Mode::Replay) {
     mode_ = Mode::Eager;
+    replay_ = nullptr;
     auto it = graphs_.find(key_);
     Graph g = std::move(it->second);
     graphs_.erase(it);

@@ -23,8 +23,24 @@
 
 namespace hearth::cuda {
 
-// A call's identity: an op number followed by every argument, as 64-bit words.
-using OpSig = std::vector<uint64_t>;
+// A call's identity: a 64-bit hash of its op number and every argument. Matching a replayed step
+// call by call must cost next to nothing on the host: the GPU waits for it.
+using OpSig = uint64_t;
+
+class SigHash {
+ public:
+  void add(uint64_t w) {
+    // splitmix64's finalizer on each word, folded in order.
+    w += 0x9e3779b97f4a7c15ull;
+    w = (w ^ (w >> 30)) * 0xbf58476d1ce4e5b9ull;
+    w = (w ^ (w >> 27)) * 0x94d049bb133111ebull;
+    h_ = (h_ ^ (w ^ (w >> 31))) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+  }
+  uint64_t value() const { return h_; }
+
+ private:
+  uint64_t h_ = 0xcbf29ce484222325ull;
+};
 
 class StepGraphs {
  public:
@@ -39,7 +55,16 @@ class StepGraphs {
   bool active() const { return mode_ != Mode::Eager; }
   // A step whose shape is `key` starts; its inputs are already on the device.
   void begin(uint64_t key);
-  // One backend call: run it now, capture it, or (replaying) check it and skip it.
+  // Replaying and the call matches the capture's next one: it is skipped (true).
+  bool try_replay(OpSig sig) {
+    if (mode_ != Mode::Replay || !replay_ || pos_ >= replay_->ops.size() ||
+        replay_->ops[pos_].sig != sig)
+      return false;
+    ++pos_;
+    return true;
+  }
+  // One backend call: run it now, capture it, or (replaying, after a mismatch) run what the
+  // capture skipped so far and this call.
   void call(OpSig sig, std::function<void()> run);
   // The step's results are wanted: ends the capture and launches the new graph, or launches the
   // replayed one if every call matched.
@@ -71,6 +96,7 @@ class StepGraphs {
   std::map<uint64_t, Graph> graphs_;
   std::set<uint64_t> uncapturable_;  // keys whose capture failed: those steps run eagerly
   size_t pos_ = 0;                   // calls matched so far while replaying
+  const Graph* replay_ = nullptr;    // the graph being replayed
   int64_t captured_steps_ = 0, replayed_steps_ = 0, diverged_steps_ = 0;
   std::string off_reason_;
 };
