@@ -393,11 +393,13 @@ TEST_P(CudaMatmul, MatchesDoubleReferenceOverDequantizedWeights) {
   // Float-weight GEMV and F32 SGEMM accumulate float32 products of float32 activations. The
   // quantized GEMV rounds each 32 activations to int8 with one scale (as the CPU's kernels do); the
   // tensor-core path rounds them to f16 (2^-11; bf16 weights are held as f16).
-  // Up to 64 tokens float weights take hi + lo halves of the activations (~22 bits); quantized
-  // weights take the CPU's int8 activations. Prompts take f16 activations.
+  // Up to 64 tokens float weights take hi + lo halves of the activations (~22 bits); the
+  // quantized GEMV (up to 8) takes the CPU's int8 activations; the quantized tensor-core kernel
+  // (9..64) and prompts take f16 activations.
   const bool quantized = type != DType::F32 && type != DType::F16 && type != DType::BF16;
   float tol = 1e-4f;
-  if (n <= 64 && quantized) tol = 1e-2f;
+  if (n <= 8 && quantized) tol = 1e-2f;
+  if (n > 8 && quantized) tol = 5e-3f;
   if (n > 64 && type != DType::F32) tol = 5e-3f;
   const float err = max_abs_diff(y, ref) / max_abs(ref);
   EXPECT_LT(err, tol) << dtype_name(type) << " n=" << n << " cols=" << cols;
@@ -424,7 +426,7 @@ INSTANTIATE_TEST_SUITE_P(CudaAllTypes, CudaMatmul, ::testing::ValuesIn(matmul_ca
                          });
 
 // The quantized GEMV multiplies the CPU's int8 activations: its products equal the CPU backend's
-// up to the order of float additions, at every token count it serves (1 .. 64).
+// up to the order of float additions, at every token count it serves (1 .. 8).
 TEST(CudaMatmul, QuantizedEqualsCpuProducts) {
   HEARTH_REQUIRE_GPU();
   auto gpu = make_gpu();
@@ -433,7 +435,7 @@ TEST(CudaMatmul, QuantizedEqualsCpuProducts) {
   for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
     HostTensor h = make_tensor(t, rows, cols, 51);
     Weight wc = cpu.upload(h.view), wg = gpu->upload(h.view);
-    for (int n : {1, 5, 12, 64}) {
+    for (int n : {1, 5, 8}) {
       const std::vector<float> x = random_vec(static_cast<size_t>(n * cols), 53, 3.0f);
       std::vector<float> want(static_cast<size_t>(n * rows));
       cpu.matmul(wc, x.data(), n, want.data());

@@ -157,21 +157,37 @@ __host__ __device__ inline void repack_block(DType t, const uint8_t* src, int64_
   }
 }
 
+// 16 bytes from one aligned 16-byte load (a warp reads them in whole sectors, not byte by byte).
+struct Bytes16 {
+  uint32_t w[4];
+  __host__ __device__ __forceinline__ explicit Bytes16(const uint8_t* p) {
+    const uint4 v = load_ro(reinterpret_cast<const uint4*>(p));
+    w[0] = v.x, w[1] = v.y, w[2] = v.z, w[3] = v.w;
+  }
+  __host__ __device__ __forceinline__ int operator[](int j) const {
+    return static_cast<int>((w[j / 4] >> (8 * (j % 4))) & 0xFF);
+  }
+};
+
 // Groups of 32 consecutive elements of a device row (for dequantization to f16):
-// decode(row, nb, g, out) writes elements 32g .. 32g + 31; nb: blocks in the row.
+// decode(row, nb, g, out) writes elements 32g .. 32g + 31; nb: blocks in the row. Quants come in
+// 16-byte loads: every run of quants here is 16-byte aligned in the device layouts.
 struct GroupQ8_0 {
   __host__ __device__ static void decode(const uint8_t* row, int64_t nb, int64_t g, float* out) {
     const float d = f16_bits(load_u16(row + 32 * nb + 2 * g));
-    const auto* qs = reinterpret_cast<const int8_t*>(row + 32 * g);
+    const Bytes16 a(row + 32 * g), b(row + 32 * g + 16);
     HEARTH_UNROLL
-    for (int j = 0; j < 32; ++j) out[j] = static_cast<float>(qs[j]) * d;
+    for (int j = 0; j < 16; ++j) {
+      out[j] = static_cast<float>(static_cast<int8_t>(a[j])) * d;
+      out[j + 16] = static_cast<float>(static_cast<int8_t>(b[j])) * d;
+    }
   }
 };
 
 struct GroupQ4_0 {
   __host__ __device__ static void decode(const uint8_t* row, int64_t nb, int64_t g, float* out) {
     const float d = f16_bits(load_u16(row + 16 * nb + 2 * g));
-    const uint8_t* qs = row + 16 * g;
+    const Bytes16 qs(row + 16 * g);
     HEARTH_UNROLL
     for (int j = 0; j < 16; ++j) {
       out[j] = static_cast<float>((qs[j] & 0xF) - 8) * d;
@@ -188,10 +204,13 @@ struct GroupQ4_K {
     int sc, m;
     q4k_scale_min_dev(j, b + 4, &sc, &m);
     const float d1 = d * static_cast<float>(sc), m1 = dmin * static_cast<float>(m);
-    const uint8_t* q = b + 16 + 32 * (j / 2);
+    const Bytes16 q0(b + 16 + 32 * (j / 2)), q1(b + 32 + 32 * (j / 2));
     const int shift = 4 * (j % 2);
     HEARTH_UNROLL
-    for (int l = 0; l < 32; ++l) out[l] = d1 * static_cast<float>((q[l] >> shift) & 0xF) - m1;
+    for (int l = 0; l < 16; ++l) {
+      out[l] = d1 * static_cast<float>((q0[l] >> shift) & 0xF) - m1;
+      out[l + 16] = d1 * static_cast<float>((q1[l] >> shift) & 0xF) - m1;
+    }
   }
 };
 
@@ -204,11 +223,15 @@ struct GroupQ6_K {
     const uint8_t* qh = row + 128 * nb + 64 * s + 32 * h;
     const auto* sc = reinterpret_cast<const int8_t*>(row + 192 * nb + 16 * s) + 8 * h + 2 * quarter;
     const float d = f16_bits(load_u16(row + 208 * nb + 2 * s));
+    const float dsc0 = d * static_cast<float>(sc[0]), dsc1 = d * static_cast<float>(sc[1]);
     const int lshift = 4 * (quarter >> 1), hshift = 2 * quarter;
+    const Bytes16 l0(ql), l1(ql + 16), h0(qh), h1(qh + 16);
     HEARTH_UNROLL
-    for (int l = 0; l < 32; ++l) {
-      const int q = ((ql[l] >> lshift) & 0xF) | (((qh[l] >> hshift) & 3) << 4);
-      out[l] = d * static_cast<float>(sc[l / 16]) * static_cast<float>(q - 32);
+    for (int l = 0; l < 16; ++l) {
+      const int qa = ((l0[l] >> lshift) & 0xF) | (((h0[l] >> hshift) & 3) << 4);
+      const int qb = ((l1[l] >> lshift) & 0xF) | (((h1[l] >> hshift) & 3) << 4);
+      out[l] = dsc0 * static_cast<float>(qa - 32);
+      out[l + 16] = dsc1 * static_cast<float>(qb - 32);
     }
   }
 };

@@ -33,7 +33,8 @@ enum Op : uint64_t {
   kArgmax,
   kAddRmsNorm,
   kRopeKvStore,
-  kGemm
+  kGemm,
+  kGemmQuant
 };
 
 // Steps of at most this many tokens (decoding, alone or batched) may run as graphs; longer ones
@@ -146,11 +147,11 @@ void CudaBackend::release() noexcept {
   for (void* p : weights_) cudaFree(p);
   weights_.clear();
   for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, rows_dev_, staging_, w_scratch_,
-                  x_scratch_, argmax_dev_, attn_scratch_, act_scratch_, y_scratch_})
+                  x_scratch_, argmax_dev_, attn_scratch_, act_scratch_, y_scratch_, split_scratch_})
     if (p) cudaFree(p);
   inv_freq_ = nullptr;
   batch_dev_ = rows_dev_ = staging_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ =
-      act_scratch_ = y_scratch_ = nullptr;
+      act_scratch_ = y_scratch_ = split_scratch_ = nullptr;
   if (rows_pinned_) cudaFreeHost(rows_pinned_);
   rows_pinned_ = nullptr;
   if (rows_copied_) cudaEventDestroy(rows_copied_);
@@ -411,13 +412,18 @@ void CudaBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const 
   for (const MatmulOut& o : outs)
     if (o.w->cols != outs.front().w->cols)
       throw Error("cuda matmul", "internal: shared-input matrices of different widths");
-  // Decoding: the GEMV for every type up to 8 tokens; quantized weights keep it up to 64 (their
-  // int8 products then stay the CPU's). Float weights past 8 tokens, and prompts, go to cuBLAS.
+  // Decoding: the GEMV up to 8 tokens; batched decoding of quantized weights: the tensor-core
+  // kernel that reads the quants as they are; everything else (prompts, float weights past 8
+  // tokens) through cuBLAS.
   std::vector<MatmulOut> gemv_outs, rest;
+  const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
   for (const MatmulOut& o : outs) {
-    const DType t = o.w->dtype;
-    const bool quantized = t != DType::F32 && t != DType::F16 && t != DType::BF16;
-    (n <= 8 || (quantized && n <= cuda::kGemvMaxTokens) ? gemv_outs : rest).push_back(o);
+    if (n <= cuda::kGemvMaxTokens)
+      gemv_outs.push_back(o);
+    else if (x_aligned && cuda::gemm_quant_supports(o.w->dtype, o.w->cols, n))
+      gemm_quant_launch(o, x, n);
+    else
+      rest.push_back(o);
   }
   // One GEMV launch per weight type (Q4_K_M mixes Q4_K and Q6_K within a layer).
   std::vector<bool> done(gemv_outs.size(), false);
@@ -434,6 +440,24 @@ void CudaBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const 
     gemv_launch(group, x, n);
   }
   if (!rest.empty()) gemm_shared_input(rest, x, n);
+}
+
+void CudaBackend::gemm_quant_launch(const MatmulOut& o, const float* x, int n) {
+  const Weight& w = *o.w;
+  const cuda::GemmSplit sp = cuda::gemm_quant_split(w.rows, w.cols, sm_count_);
+  float* partial = nullptr;
+  if (sp.splits > 1)
+    partial = static_cast<float*>(
+        scratch(split_scratch_, split_scratch_cap_,
+                static_cast<size_t>(sp.splits) * n * static_cast<size_t>(w.rows) * sizeof(float)));
+  const DType t = w.dtype;
+  const void* data = w.data;
+  const int64_t rows = w.rows, cols = w.cols;
+  float* y = o.y;
+  dispatch(
+      *graphs_, *timer_, [&] { return shape_label("gemm_quant", t, rows, cols, n); },
+      [=, this] { cuda::gemm_quant(t, data, rows, cols, x, n, y, sp, partial, stream_); },
+      kGemmQuant, t, data, rows, cols, x, n, y, sp.splits, sp.tiles_per_split, partial);
 }
 
 void CudaBackend::gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n) {

@@ -74,6 +74,7 @@ class CudaBackend : public Backend {
   // Matmuls through cuBLAS; x converted once for all of outs.
   void gemm_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n);
   void gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n);
+  void gemm_quant_launch(const MatmulOut& o, const float* x, int n);
 
   int device_ = 0;
   int sm_count_ = 132;
@@ -109,6 +110,8 @@ class CudaBackend : public Backend {
   size_t x_scratch_cap_ = 0;
   void* act_scratch_ = nullptr;  // activations quantized for the quantized GEMV
   size_t act_scratch_cap_ = 0;
+  void* split_scratch_ = nullptr;  // partial sums of gemm_quant's column splits
+  size_t split_scratch_cap_ = 0;
   void* y_scratch_ = nullptr;  // the hi and lo halves' products of a split GEMM
   size_t y_scratch_cap_ = 0;
   void* attn_scratch_ = nullptr;  // flash-decoding partial results

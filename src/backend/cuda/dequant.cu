@@ -19,9 +19,15 @@ __global__ void dequant_kernel(const uint8_t* __restrict__ w, size_t stride, int
   const int64_t r = idx / groups, g = idx % groups;
   float v[32];
   G::decode(w + static_cast<size_t>(r) * stride, nb, g, v);
-  __half2* o = reinterpret_cast<__half2*>(out + r * cols + g * 32);
+  // Four 16-byte stores: a warp's stores then cover whole sectors.
+  uint4* o = reinterpret_cast<uint4*>(out + r * cols + g * 32);
 #pragma unroll
-  for (int k = 0; k < 16; ++k) o[k] = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
+  for (int k = 0; k < 4; ++k) {
+    __half2 h[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) h[i] = __floats2half2_rn(v[8 * k + 2 * i], v[8 * k + 2 * i + 1]);
+    o[k] = *reinterpret_cast<const uint4*>(h);
+  }
 }
 
 template <class G>

@@ -12,6 +12,11 @@ namespace hearth::cuda {
 namespace {
 
 constexpr int kThreads = 256;
+// Norms run one block per token row; decoding has one or a few rows, so each block is wide (a
+// 4096-wide row is four loads per thread, not sixteen one after another).
+constexpr int kNormThreads = 1024;
+// RoPE + KV store: one block per token, likewise wide.
+constexpr int kRopeThreads = 512;
 
 unsigned blocks_for(size_t count) {
   return static_cast<unsigned>((count + kThreads - 1) / kThreads);
@@ -28,9 +33,10 @@ __global__ void embed_kernel(DType t, const uint8_t* __restrict__ table, size_t 
 
 // One block per row; the sum of squares is reduced across the block, then every thread scales its
 // elements. The weight vector may be any type (decoded per element).
-__global__ void rmsnorm_kernel(const float* __restrict__ x, DType wt, const uint8_t* __restrict__ w,
-                               int64_t dim, float eps, float* __restrict__ out) {
-  __shared__ float partial[kThreads / 32];
+__global__ void __launch_bounds__(kNormThreads)
+    rmsnorm_kernel(const float* __restrict__ x, DType wt, const uint8_t* __restrict__ w,
+                   int64_t dim, float eps, float* __restrict__ out) {
+  __shared__ float partial[kNormThreads / 32];
   const float* xr = x + blockIdx.x * dim;
   float ss = 0.0f;
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x) ss += xr[i] * xr[i];
@@ -38,7 +44,7 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, DType wt, const uint
   if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
   __syncthreads();
   float total = 0.0f;
-  for (int k = 0; k < kThreads / 32; ++k) total += partial[k];  // same order in every thread
+  for (int k = 0; k < kNormThreads / 32; ++k) total += partial[k];  // same order in every thread
   const float inv = 1.0f / sqrtf(total / static_cast<float>(dim) + eps);
   float* o = out + blockIdx.x * dim;
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
@@ -95,12 +101,11 @@ __global__ void kv_store_kernel(T* __restrict__ kc, T* __restrict__ vc, const fl
 // token. The cosines and sines of the token's position are computed once (from double, rounded, as
 // the CPU does) and shared by every head.
 template <class T>
-__global__ void rope_kv_store_kernel(float* __restrict__ q, float* __restrict__ k,
-                                     const float* __restrict__ v, T* __restrict__ kc,
-                                     T* __restrict__ vc, const int32_t* __restrict__ pos,
-                                     const int32_t* __restrict__ slot,
-                                     const float* __restrict__ inv_freq, bool interleaved,
-                                     int n_heads, int n_kv_heads, int head_dim) {
+__global__ void __launch_bounds__(kRopeThreads)
+    rope_kv_store_kernel(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v,
+                         T* __restrict__ kc, T* __restrict__ vc, const int32_t* __restrict__ pos,
+                         const int32_t* __restrict__ slot, const float* __restrict__ inv_freq,
+                         bool interleaved, int n_heads, int n_kv_heads, int head_dim) {
   __shared__ float cs[kMaxHeadDim / 2], sn[kMaxHeadDim / 2];
   const int t = static_cast<int>(blockIdx.x);
   const int half = head_dim / 2;
@@ -133,10 +138,11 @@ __global__ void rope_kv_store_kernel(float* __restrict__ q, float* __restrict__ 
 
 // x += y, then out = rmsnorm(x) * w, one block per row: the residual add and the next layer's
 // norm in one pass over x.
-__global__ void add_rmsnorm_kernel(float* __restrict__ x, const float* __restrict__ y, DType wt,
-                                   const uint8_t* __restrict__ w, int64_t dim, float eps,
-                                   float* __restrict__ out) {
-  __shared__ float partial[kThreads / 32];
+__global__ void __launch_bounds__(kNormThreads)
+    add_rmsnorm_kernel(float* __restrict__ x, const float* __restrict__ y, DType wt,
+                       const uint8_t* __restrict__ w, int64_t dim, float eps,
+                       float* __restrict__ out) {
+  __shared__ float partial[kNormThreads / 32];
   float* xr = x + blockIdx.x * dim;
   const float* yr = y + blockIdx.x * dim;
   float ss = 0.0f;
@@ -149,7 +155,7 @@ __global__ void add_rmsnorm_kernel(float* __restrict__ x, const float* __restric
   if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
   __syncthreads();
   float total = 0.0f;
-  for (int k = 0; k < kThreads / 32; ++k) total += partial[k];
+  for (int k = 0; k < kNormThreads / 32; ++k) total += partial[k];
   const float inv = 1.0f / sqrtf(total / static_cast<float>(dim) + eps);
   float* o = out + blockIdx.x * dim;
   for (int64_t i = threadIdx.x; i < dim; i += blockDim.x)
@@ -225,7 +231,7 @@ void embed(DType t, const void* table, int64_t cols, const int32_t* tokens, int 
 void rmsnorm(const float* x, DType wt, const void* w, int64_t dim, float eps, int n, float* out,
              cudaStream_t s) {
   if (n == 0) return;
-  rmsnorm_kernel<<<static_cast<unsigned>(n), kThreads, 0, s>>>(
+  rmsnorm_kernel<<<static_cast<unsigned>(n), kNormThreads, 0, s>>>(
       x, wt, static_cast<const uint8_t*>(w), dim, eps, out);
   HEARTH_CUDA_LAUNCHED();
 }
@@ -268,7 +274,7 @@ void rope_kv_store(float* q, float* k, const float* v, DType kv_t, void* k_cache
                    const int32_t* slot, const float* inv_freq, bool interleaved, cudaStream_t s) {
   if (n == 0) return;
   auto go = [&](auto* kc, auto* vc) {
-    rope_kv_store_kernel<<<static_cast<unsigned>(n), kThreads, 0, s>>>(
+    rope_kv_store_kernel<<<static_cast<unsigned>(n), kRopeThreads, 0, s>>>(
         q, k, v, kc, vc, pos, slot, inv_freq, interleaved, n_heads, n_kv_heads, head_dim);
   };
   switch (kv_t) {
@@ -290,7 +296,7 @@ void rope_kv_store(float* q, float* k, const float* v, DType kv_t, void* k_cache
 void add_rmsnorm(float* x, const float* y, DType wt, const void* w, int64_t dim, float eps, int n,
                  float* out, cudaStream_t s) {
   if (n == 0) return;
-  add_rmsnorm_kernel<<<static_cast<unsigned>(n), kThreads, 0, s>>>(
+  add_rmsnorm_kernel<<<static_cast<unsigned>(n), kNormThreads, 0, s>>>(
       x, y, wt, static_cast<const uint8_t*>(w), dim, eps, out);
   HEARTH_CUDA_LAUNCHED();
 }

@@ -77,29 +77,22 @@ void gemv(DType t, const GemvOut* outs, int count, int64_t cols, const float* x,
   const ActQuant kind = act_quant_for(t);
   QAct q{};
   if (!floats) q = quantize_act(kind, x, n, cols, act_buf, s);
-  // Eight tokens per launch (the kernels' register budget): more re-read the weights per eight.
-  for (int t0 = 0; t0 < n; t0 += 8) {
-    const int nt = n - t0 < 8 ? n - t0 : 8;
-    a.x = x + t0 * cols;
-    for (int m = 0; m < count; ++m) a.y[m] = outs[m].y + static_cast<int64_t>(t0) * outs[m].rows;
-    if (!floats) a.q = act_rows_from(q, kind, t0);
-    switch (t) {
-      case DType::Q4_0:
-      case DType::Q4_K:
-        gemv_q4(t, a, nt, s);
-        break;
-      case DType::Q8_0:
-      case DType::Q6_K:
-        gemv_q68(t, a, nt, s);
-        break;
-      case DType::F32:
-      case DType::F16:
-      case DType::BF16:
-        gemv_floats(t, a, nt, s);
-        break;
-      default:
-        throw Error("cuda gemv", std::string("unsupported weight type ") + dtype_name(t));
-    }
+  a.x = x;
+  for (int m = 0; m < count; ++m) a.y[m] = outs[m].y;
+  if (!floats) a.q = q;
+  switch (t) {
+    case DType::Q4_0:
+    case DType::Q4_K:
+      return gemv_q4(t, a, n, s);
+    case DType::Q8_0:
+    case DType::Q6_K:
+      return gemv_q68(t, a, n, s);
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+      return gemv_floats(t, a, n, s);
+    default:
+      throw Error("cuda gemv", std::string("unsupported weight type ") + dtype_name(t));
   }
 }
 

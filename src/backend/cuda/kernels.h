@@ -95,11 +95,10 @@ size_t act_quant_bytes(int n, int64_t cols);
 QAct quantize_act(ActQuant kind, const float* x, int n, int64_t cols, void* buf, cudaStream_t s);
 
 // gemv*.cu: y_m[t, r] = sum_c W_m[r, c] x[t, c] for t < n, 1 <= n <= kGemvMaxTokens, for up to
-// three matrices of type t and width cols that read the same x (one launch per 8 tokens).
-// Quantized weights take x quantized as the CPU does (act_quant.cuh) into act_buf, which holds
-// act_quant_bytes(n, cols). Beyond 8 tokens each further 8 re-read the weights, but the products
-// stay those of the CPU: batched decoding of quantized models uses this up to kGemvMaxTokens.
-constexpr int kGemvMaxTokens = 64;
+// three matrices of type t and width cols that read the same x (one launch). Quantized weights
+// take x quantized as the CPU does (act_quant.cuh) into act_buf, which holds
+// act_quant_bytes(n, cols).
+constexpr int kGemvMaxTokens = 8;
 constexpr int kGemvMaxMats = 3;
 struct GemvOut {
   const void* w;
@@ -111,6 +110,20 @@ void gemv(DType t, const GemvOut* outs, int count, int64_t cols, const float* x,
 // Any type, any cols: one element at a time (odd shapes only).
 void gemv_generic(DType t, const void* w, int64_t rows, int64_t cols, const float* x, int n,
                   float* y, cudaStream_t s);
+
+// gemm_quant.cu: y[t, r] = sum_c W[r, c] x[t, c] for quantized W and kGemvMaxTokens < n <=
+// kGemmQuantMaxTokens (batched decoding), on the tensor cores, reading each weight byte once. The
+// columns may be split over several blocks (GemmSplit); then `partial` holds
+// splits * n * rows floats of scratch.
+constexpr int kGemmQuantMaxTokens = 64;
+struct GemmSplit {
+  int splits = 1;
+  int tiles_per_split = 1;
+};
+GemmSplit gemm_quant_split(int64_t rows, int64_t cols, int sm_count);
+bool gemm_quant_supports(DType t, int64_t cols, int n);
+void gemm_quant(DType t, const void* w, int64_t rows, int64_t cols, const float* x, int n, float* y,
+                const GemmSplit& sp, float* partial, cudaStream_t s);
 
 // dequant.cu: a quantized [rows, cols] matrix to f16, for the cuBLAS prefill path.
 void dequantize_f16(DType t, const void* w, int64_t rows, int64_t cols, void* out_f16,
