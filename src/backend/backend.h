@@ -68,6 +68,15 @@ struct KvLayer {
   DType dtype = DType::F32;
 };
 
+// How a device backend's decode steps ran as captured graphs (bench reports it).
+struct GraphStats {
+  bool enabled = false;    // on at the end of the run
+  int64_t captured = 0;    // steps captured into a new graph
+  int64_t replayed = 0;    // steps run as one graph launch
+  int64_t diverged = 0;    // replays abandoned because a call differed from the capture
+  std::string off_reason;  // why graphs are off, when they are
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -107,6 +116,20 @@ class Backend {
                          float* out) = 0;
   virtual void swiglu(const float* gate, const float* up, size_t count, float* out) = 0;
   virtual void add(float* x, const float* y, size_t count) = 0;
+  // Fused forms of common sequences, for backends where each op costs a launch; the defaults run
+  // the plain ops. x += y, then out = rmsnorm(x) * w:
+  virtual void add_rmsnorm(float* x, const float* y, const Weight& w, float eps, int n,
+                           float* out) {
+    add(x, y, static_cast<size_t>(n) * static_cast<size_t>(w.cols));
+    rmsnorm(x, w, eps, n, out);
+  }
+  // RoPE on q and k in place, then k and v into the cache at the batch's slots:
+  virtual void rope_kv_store(float* q, float* k, const float* v, const KvLayer& kv, int n,
+                             int n_heads, int n_kv_heads, int head_dim) {
+    rope(q, n, n_heads, head_dim);
+    rope(k, n, n_kv_heads, head_dim);
+    kv_store(kv, k, v, n, n_kv_heads * head_dim);
+  }
   // out[r] = x[row r of the batch's outputs: logits_rows, then argmax_rows], dim floats each.
   virtual void gather_rows(const float* x, int dim, float* out) = 0;
 
@@ -115,6 +138,13 @@ class Backend {
   // The device's own measured memory bandwidth (GB/s) for bench's decode limit; nullopt where the
   // host's read bandwidth is the one that counts (the CPU backend).
   virtual std::optional<double> device_bandwidth_gbs() { return std::nullopt; }
+  // The device's measured bf16 matrix-multiply rate (TFLOP/s), the ceiling for prefill; nullopt on
+  // the CPU backend.
+  virtual std::optional<double> device_bf16_tflops() { return std::nullopt; }
+  // The device's own name ("NVIDIA H200"); the backend's name where there is none.
+  virtual std::string device_name() const { return name(); }
+  // Decode steps as graphs, where the backend has them.
+  virtual std::optional<GraphStats> graph_stats() const { return std::nullopt; }
   // Greedy sampling: out[r] = index of the first maximum of row r of x[rows, cols] (device
   // memory), as torch.argmax picks ties. Done where the logits are, so one int per row comes
   // back to the host instead of the row; this fallback copies the rows (backends override it).

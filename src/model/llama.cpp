@@ -102,22 +102,26 @@ void LlamaModel::forward(const BatchInputs& batch, KvCache& kv, StepResult& out)
   be.set_batch(batch);
   float* x = x_.f32();
   be.embed(tok_embd_, x);
+  be.rmsnorm(x, layers_.front().attn_norm, eps, n, xn_.f32());
   for (size_t l = 0; l < layers_.size(); ++l) {
     const LayerWeights& w = layers_[l];
-    be.rmsnorm(x, w.attn_norm, eps, n, xn_.f32());
+    const KvLayer& kvl = kv.layer(static_cast<int>(l));
     be.matmul_shared_input({{&w.wq, q_.f32()}, {&w.wk, k_.f32()}, {&w.wv, v_.f32()}}, xn_.f32(), n);
-    be.rope(q_.f32(), n, static_cast<int>(nh), static_cast<int>(hd));
-    be.rope(k_.f32(), n, static_cast<int>(nkv), static_cast<int>(hd));
-    be.kv_store(kv.layer(static_cast<int>(l)), k_.f32(), v_.f32(), n, static_cast<int>(nkv * hd));
-    be.attention(q_.f32(), kv.layer(static_cast<int>(l)), shape, n, attn_.f32());
+    be.rope_kv_store(q_.f32(), k_.f32(), v_.f32(), kvl, n, static_cast<int>(nh),
+                     static_cast<int>(nkv), static_cast<int>(hd));
+    be.attention(q_.f32(), kvl, shape, n, attn_.f32());
     be.matmul(w.wo, attn_.f32(), n, tmp_.f32());  // tensor-parallel: partial sums meet here
-    be.add(x, tmp_.f32(), static_cast<size_t>(n) * d);
+    be.add_rmsnorm(x, tmp_.f32(), w.ffn_norm, eps, n, xn_.f32());
 
-    be.rmsnorm(x, w.ffn_norm, eps, n, xn_.f32());
     be.matmul_shared_input({{&w.w_gate, gate_.f32()}, {&w.w_up, up_.f32()}}, xn_.f32(), n);
     be.swiglu(gate_.f32(), up_.f32(), static_cast<size_t>(n) * ff, gate_.f32());
     be.matmul(w.w_down, gate_.f32(), n, tmp_.f32());  // tensor-parallel: and here
-    be.add(x, tmp_.f32(), static_cast<size_t>(n) * d);
+    // The residual add meets the next layer's input norm; after the last layer, the output norm
+    // runs on the gathered rows only.
+    if (l + 1 < layers_.size())
+      be.add_rmsnorm(x, tmp_.f32(), layers_[l + 1].attn_norm, eps, n, xn_.f32());
+    else
+      be.add(x, tmp_.f32(), static_cast<size_t>(n) * d);
   }
   // Only the rows asked for go through the output head, and only what was asked comes back: the
   // argmax rows' ids (found by the backend where the logits are), the logits rows' floats.

@@ -146,6 +146,16 @@ double bytes_per_token(const Engine& e, int ctx) {
   return bytes;
 }
 
+double matmul_flops_per_token(const Engine& e) {
+  const ModelConfig& c = e.config();
+  const double d = static_cast<double>(c.hidden), hd = static_cast<double>(c.head_dim);
+  const double q = static_cast<double>(c.n_heads) * hd, kv = static_cast<double>(c.n_kv_heads) * hd;
+  const double ff = static_cast<double>(c.intermediate);
+  const double per_layer = d * (q + 2 * kv) + q * d + 3 * d * ff;
+  return 2.0 *
+         (static_cast<double>(c.n_layers) * per_layer + static_cast<double>(c.vocab_size) * d);
+}
+
 double measure_read_bandwidth_gbs(int threads, size_t bytes) {
   const size_t n = bytes / sizeof(uint64_t);
   std::vector<uint64_t> buf(n);

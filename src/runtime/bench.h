@@ -34,6 +34,9 @@ std::vector<BenchStat> run_bench(Engine& engine, const BenchOptions& o);
 // KV cache of a context of `ctx` tokens.
 double bytes_per_token(const Engine& engine, int ctx);
 
+// Multiply-adds (x2: FLOPs) of one token through every weight matrix, the output head included.
+double matmul_flops_per_token(const Engine& engine);
+
 // Best of a few timed passes summing a buffer larger than the caches, on `threads` threads.
 double measure_read_bandwidth_gbs(int threads, size_t bytes = size_t{512} << 20);
 

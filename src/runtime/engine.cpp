@@ -46,7 +46,8 @@ std::vector<int32_t> end_of_sequence_ids(const ModelConfig& cfg, const Tokenizer
 DType kv_dtype(const EngineOptions& o) {
   if (o.kv_type == "f32") return DType::F32;
   if (o.kv_type == "f16") return DType::F16;
-  throw Error("--kv-type", "unknown type '" + o.kv_type + "' (expected f32 or f16)");
+  if (o.kv_type == "bf16") return DType::BF16;
+  throw Error("--kv-type", "unknown type '" + o.kv_type + "' (expected f32, f16 or bf16)");
 }
 
 }  // namespace hearth

@@ -17,7 +17,7 @@ namespace {
 struct BenchCliOpts {
   std::string model;
   std::vector<int> prompts{512}, gens{128};
-  int reps = 5, threads = 0, batch = 0;
+  int reps = 5, threads = 0, batch = 0, ubatch = 0;
   std::string device = "cpu";
   std::string kv_type = "f32";
   bool json = false, quiet = false;
@@ -36,7 +36,10 @@ int run_bench_cmd(const BenchCliOpts& o) {
   eo.threads = o.threads;
   eo.kv_type = o.kv_type;
   eo.context = std::max(16, max_prompt + max_gen + 1);
-  eo.max_batch_tokens = std::max(std::clamp(max_prompt, 1, 512), o.batch);
+  // As llama-bench's default ubatch: prompts go through in pieces of at most 512 tokens unless
+  // --ubatch says otherwise.
+  const int ubatch = o.ubatch > 0 ? o.ubatch : 512;
+  eo.max_batch_tokens = std::max(std::clamp(max_prompt, 1, ubatch), o.batch);
   if (o.batch > 0) {
     // One sequence's context for pp/tg, plus room for the sequences decoding together.
     const int per_seq = (max_gen + 1 + eo.block_size - 1) / eo.block_size;
@@ -87,12 +90,27 @@ int run_bench_cmd(const BenchCliOpts& o) {
       j["results"].push_back(
           {{"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}});
     j["device"] = engine.backend().name();
+    j["device_name"] = engine.backend().device_name();
+    j["ubatch"] = eo.max_batch_tokens;
     j["kv_type"] = o.kv_type;
     j["read_bandwidth_gbs"] = bw;
     j["bandwidth_source"] = device_bw ? "device_copy" : "host_read";
     j["bytes_per_token"] = bpt;
     j["tg_limit_tokens_per_s"] = bw * 1e9 / bpt;
     j["tg_bandwidth_fraction"] = tg_fraction;
+    // What prefill's arithmetic is measured against: the multiply-adds of one token through every
+    // weight matrix, and attention's per key of context.
+    const ModelConfig& c = engine.config();
+    j["matmul_flops_per_token"] = matmul_flops_per_token(engine);
+    j["attention_flops_per_token_per_key"] =
+        4.0 * static_cast<double>(c.n_layers * c.n_heads * c.head_dim);
+    if (auto tf = engine.backend().device_bf16_tflops()) j["device_bf16_tflops"] = *tf;
+    if (auto g = engine.backend().graph_stats())
+      j["graphs"] = {{"enabled", g->enabled},
+                     {"captured", g->captured},
+                     {"replayed", g->replayed},
+                     {"diverged", g->diverged},
+                     {"off_reason", g->off_reason}};
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
@@ -129,8 +147,11 @@ RegisterCommand reg(
           ->capture_default_str()
           ->check(CLI::Range(0, 4096));
       app.add_option("-t,--threads", o->threads, "Threads (0: all cores)");
+      app.add_option("-u,--ubatch", o->ubatch,
+                     "Most prompt tokens in one forward step (default 512, as llama-bench)")
+          ->check(CLI::Range(1, 65536));
       app.add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
-      app.add_option("--kv-type", o->kv_type, "KV cache element type: f32 or f16")
+      app.add_option("--kv-type", o->kv_type, "KV cache element type: f32, f16 or bf16")
           ->capture_default_str();
       app.add_flag("--json", o->json, "Print one JSON object");
       app.add_flag("-q,--quiet", o->quiet, "No progress output");

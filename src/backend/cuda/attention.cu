@@ -6,6 +6,9 @@
 // softmax (fixed shared memory for any length): warps score keys (lanes split head_dim), one warp
 // per head turns a chunk's scores into weights, then each thread accumulates its output dimensions
 // for every head of the group.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <algorithm>
 #include <cmath>
 
@@ -23,9 +26,21 @@ constexpr int kMaxGroup = 16;  // query heads per KV head (405B: 128 / 8)
 constexpr int kDimsPerThread = kMaxHeadDim / kThreads;
 constexpr int kDimsPerLane = kMaxHeadDim / 32;
 
+__device__ __forceinline__ float to_f(float v) {
+  return v;
+}
+__device__ __forceinline__ float to_f(__half v) {
+  return __half2float(v);
+}
+__device__ __forceinline__ float to_f(__nv_bfloat16 v) {
+  return __bfloat162float(v);
+}
+
+// T: the KV cache's element type (float, __half or __nv_bfloat16).
+template <class T>
 __global__ void __launch_bounds__(kThreads)
-    attention_kernel(const float* __restrict__ q, const float* __restrict__ kc,
-                     const float* __restrict__ vc, const int32_t* __restrict__ pos,
+    attention_kernel(const float* __restrict__ q, const T* __restrict__ kc,
+                     const T* __restrict__ vc, const int32_t* __restrict__ pos,
                      const int32_t* __restrict__ seq, const int32_t* __restrict__ block_tables,
                      const int32_t* __restrict__ table_offset, int block_size, int hq, int hkv,
                      int hd, float scale, int splits, float* __restrict__ out,
@@ -69,12 +84,12 @@ __global__ void __launch_bounds__(kThreads)
     __syncthreads();
     // Scores: a warp per key, the key row held in registers across the group's heads.
     for (int j = warp; j < cn; j += kWarps) {
-      const float* kr = kc + static_cast<size_t>(slots[j]) * kv_dim + head_off;
+      const T* kr = kc + static_cast<size_t>(slots[j]) * kv_dim + head_off;
       float kreg[kDimsPerLane];
 #pragma unroll
       for (int c = 0; c < kDimsPerLane; ++c) {
         const int i = lane + 32 * c;
-        kreg[c] = i < hd ? kr[i] : 0.0f;
+        kreg[c] = i < hd ? to_f(kr[i]) : 0.0f;
       }
 #pragma unroll
       for (int g = 0; g < kMaxGroup; ++g) {
@@ -120,12 +135,12 @@ __global__ void __launch_bounds__(kThreads)
       for (int k = 0; k < kDimsPerThread; ++k) acc[g][k] *= f;
     }
     for (int j = 0; j < cn; ++j) {
-      const float* vr = vc + static_cast<size_t>(slots[j]) * kv_dim + head_off;
+      const T* vr = vc + static_cast<size_t>(slots[j]) * kv_dim + head_off;
 #pragma unroll
       for (int k = 0; k < kDimsPerThread; ++k) {
         const int i = tid + k * kThreads;
         if (i >= hd) break;
-        const float v = vr[i];
+        const float v = to_f(vr[i]);
 #pragma unroll
         for (int g = 0; g < kMaxGroup; ++g) {
           if (g >= group) break;
@@ -178,31 +193,32 @@ __global__ void attention_combine_kernel(const float* __restrict__ part_acc,
 
 }  // namespace
 
-int attention_splits(int n_tokens, int n_kv_heads, int max_len) {
-  // Enough blocks for about two waves on a 132-SM H100, and no more splits than chunks in the
-  // longest context rounded up to a power of two (so the count changes rarely as it grows).
-  const int blocks = n_tokens * n_kv_heads;
-  const int want = (2 * 132 + blocks - 1) / blocks;
+int attention_len_bucket(int max_len) {
   int rounded = kChunk;
   while (rounded < max_len && rounded < kChunk * kMaxSplits) rounded *= 2;
-  const int most = rounded / kChunk;
+  return rounded;
+}
+
+int attention_splits(int n_tokens, int n_kv_heads, int max_len, int sm_count) {
+  // Enough blocks for about two waves, and no more splits than chunks in the longest context
+  // rounded up to a power of two (so the count changes rarely as it grows).
+  const int blocks = n_tokens * n_kv_heads;
+  const int want = (2 * sm_count + blocks - 1) / blocks;
+  const int most = attention_len_bucket(max_len) / kChunk;
   return std::max(1, std::min({want, most, kMaxSplits}));
 }
 
-void attention(const float* q, const float* k_cache, const float* v_cache, const BatchDev& b,
-               int n_heads, int n_kv_heads, int head_dim, float scale, int splits, float* partial,
-               float* out, cudaStream_t s) {
-  if (b.n_tokens == 0) return;
-  if (head_dim > kMaxHeadDim || head_dim <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads != 0 ||
-      n_heads / n_kv_heads > kMaxGroup || n_kv_heads > 65535)
-    throw Error("cuda attention", "unsupported shape: head_dim " + std::to_string(head_dim) +
-                                      ", heads " + std::to_string(n_heads) + "/" +
-                                      std::to_string(n_kv_heads));
+namespace {
+
+template <class T>
+void launch_attention(const float* q, const T* k_cache, const T* v_cache, const BatchDev& b,
+                      int n_heads, int n_kv_heads, int head_dim, float scale, int splits,
+                      float* partial, float* out, cudaStream_t s) {
   if (splits <= 1) {
     const dim3 grid(static_cast<unsigned>(b.n_tokens), static_cast<unsigned>(n_kv_heads), 1);
-    attention_kernel<<<grid, kThreads, 0, s>>>(q, k_cache, v_cache, b.pos, b.seq, b.block_tables,
-                                               b.table_offset, b.block_size, n_heads, n_kv_heads,
-                                               head_dim, scale, 1, out, nullptr, nullptr);
+    attention_kernel<T><<<grid, kThreads, 0, s>>>(q, k_cache, v_cache, b.pos, b.seq, b.block_tables,
+                                                  b.table_offset, b.block_size, n_heads, n_kv_heads,
+                                                  head_dim, scale, 1, out, nullptr, nullptr);
     HEARTH_CUDA_LAUNCHED();
     return;
   }
@@ -213,13 +229,42 @@ void attention(const float* q, const float* k_cache, const float* v_cache, const
   float* part_sum = part_max + static_cast<size_t>(splits) * rows;
   const dim3 grid(static_cast<unsigned>(b.n_tokens), static_cast<unsigned>(n_kv_heads),
                   static_cast<unsigned>(splits));
-  attention_kernel<<<grid, kThreads, 0, s>>>(q, k_cache, v_cache, b.pos, b.seq, b.block_tables,
-                                             b.table_offset, b.block_size, n_heads, n_kv_heads,
-                                             head_dim, scale, splits, part_acc, part_max, part_sum);
+  attention_kernel<T><<<grid, kThreads, 0, s>>>(
+      q, k_cache, v_cache, b.pos, b.seq, b.block_tables, b.table_offset, b.block_size, n_heads,
+      n_kv_heads, head_dim, scale, splits, part_acc, part_max, part_sum);
   HEARTH_CUDA_LAUNCHED();
   attention_combine_kernel<<<static_cast<unsigned>(rows), kThreads, 0, s>>>(
       part_acc, part_max, part_sum, splits, rows, head_dim, out);
   HEARTH_CUDA_LAUNCHED();
+}
+
+}  // namespace
+
+void attention(const float* q, DType kv_t, const void* k_cache, const void* v_cache,
+               const BatchDev& b, int n_heads, int n_kv_heads, int head_dim, float scale,
+               int splits, float* partial, float* out, cudaStream_t s) {
+  if (b.n_tokens == 0) return;
+  if (head_dim > kMaxHeadDim || head_dim <= 0 || n_kv_heads <= 0 || n_heads % n_kv_heads != 0 ||
+      n_heads / n_kv_heads > kMaxGroup || n_kv_heads > 65535)
+    throw Error("cuda attention", "unsupported shape: head_dim " + std::to_string(head_dim) +
+                                      ", heads " + std::to_string(n_heads) + "/" +
+                                      std::to_string(n_kv_heads));
+  switch (kv_t) {
+    case DType::F32:
+      return launch_attention(q, static_cast<const float*>(k_cache),
+                              static_cast<const float*>(v_cache), b, n_heads, n_kv_heads, head_dim,
+                              scale, splits, partial, out, s);
+    case DType::F16:
+      return launch_attention(q, static_cast<const __half*>(k_cache),
+                              static_cast<const __half*>(v_cache), b, n_heads, n_kv_heads, head_dim,
+                              scale, splits, partial, out, s);
+    case DType::BF16:
+      return launch_attention(q, static_cast<const __nv_bfloat16*>(k_cache),
+                              static_cast<const __nv_bfloat16*>(v_cache), b, n_heads, n_kv_heads,
+                              head_dim, scale, splits, partial, out, s);
+    default:
+      throw Error("cuda attention", std::string("internal: KV type ") + dtype_name(kv_t));
+  }
 }
 
 }  // namespace hearth::cuda

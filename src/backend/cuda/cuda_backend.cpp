@@ -12,6 +12,7 @@
 #include "backend/cuda/blocks.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/op_timer.h"
 #include "backend/cuda/step_graph.h"
 
 namespace hearth {
@@ -29,8 +30,19 @@ enum Op : uint64_t {
   kSwiglu,
   kAdd,
   kGather,
-  kArgmax
+  kArgmax,
+  kAddRmsNorm,
+  kRopeKvStore,
+  kGemm,
+  kGemmQuant
 };
+
+// Steps of at most this many tokens (decoding, alone or batched) may run as graphs; longer ones
+// are prompt chunks, each of a shape seldom seen again.
+constexpr int kGraphMaxTokens = 64;
+
+// cuBLAS's workspace: 32 MiB, NVIDIA's advice for Hopper.
+constexpr size_t kCublasWorkspace = size_t{32} << 20;
 
 template <class T>
 uint64_t word(T v) {
@@ -40,6 +52,8 @@ uint64_t word(T v) {
     return std::bit_cast<uint32_t>(v);
   } else if constexpr (std::is_enum_v<T>) {
     return static_cast<uint64_t>(v);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return v ? 1 : 0;
   } else {
     static_assert(std::is_integral_v<T>);
     return static_cast<uint64_t>(v);
@@ -48,18 +62,33 @@ uint64_t word(T v) {
 
 template <class... A>
 cuda::OpSig sig(Op op, A... args) {
-  return {static_cast<uint64_t>(op), word(args)...};
+  cuda::SigHash h;
+  h.add(static_cast<uint64_t>(op));
+  (h.add(word(args)), ...);
+  return h.value();
 }
 
-// A backend op: launched straight away in the ordinary (eager) case, with no allocation; handed
-// to the step graphs with its signature while a decode step is captured or replayed.
-template <class Run, class... A>
-void dispatch(cuda::StepGraphs& graphs, const Run& run, Op op, A... args) {
+// A backend op: launched straight away in the ordinary (eager) case, with no allocation (timed
+// when profiling); while a decode step is replayed, only its signature is checked against the
+// capture (a hash: no allocation either); while one is captured, it is recorded.
+template <class Label, class Run, class... A>
+void dispatch(cuda::StepGraphs& graphs, cuda::OpTimer& timer, const Label& label, const Run& run,
+              Op op, A... args) {
   if (!graphs.active()) {
+    if (!timer.on()) return run();
+    timer.before(label());
     run();
+    timer.after();
     return;
   }
-  graphs.call(sig(op, args...), run);
+  const cuda::OpSig s = sig(op, args...);
+  if (graphs.try_replay(s)) return;
+  graphs.call(s, run);
+}
+
+std::string shape_label(const char* op, DType t, int64_t rows, int64_t cols, int n) {
+  return std::string(op) + " " + dtype_name(t) + " " + std::to_string(rows) + "x" +
+         std::to_string(cols) + " n" + std::to_string(n);
 }
 
 // Batch arrays live in one device allocation of at least this many ints, so that a growing
@@ -80,6 +109,7 @@ int cuda_device_count() {
 CudaBackend::CudaBackend(int device) : device_(device) {
   try {
     HEARTH_CUDA_CHECK(cudaSetDevice(device_));
+    HEARTH_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device_));
     // A blocking stream: the legacy default stream (synchronous cudaMemcpy) orders with it.
     cudaStream_t s = nullptr;
     HEARTH_CUDA_CHECK(cudaStreamCreate(&s));
@@ -88,10 +118,14 @@ CudaBackend::CudaBackend(int device) : device_(device) {
     HEARTH_CUBLAS_CHECK(cublasCreate(&h));
     cublas_ = h;
     HEARTH_CUBLAS_CHECK(cublasSetStream(cublas_, stream_));
+    // A workspace of our own: cuBLAS then allocates nothing inside a captured step.
+    HEARTH_CUDA_CHECK(cudaMalloc(&cublas_ws_, kCublasWorkspace));
+    HEARTH_CUBLAS_CHECK(cublasSetWorkspace(cublas_, cublas_ws_, kCublasWorkspace));
     // Plain float32 SGEMM (no TF32): F32 weights are the reference path.
     HEARTH_CUBLAS_CHECK(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH));
     const char* env = std::getenv("HEARTH_CUDA_GRAPHS");
-    graphs_ = std::make_unique<cuda::StepGraphs>(stream_, env != nullptr && env[0] == '1');
+    graphs_ = std::make_unique<cuda::StepGraphs>(stream_, env == nullptr || env[0] != '0');
+    timer_ = std::make_unique<cuda::OpTimer>(stream_);
   } catch (...) {
     release();
     throw;
@@ -105,16 +139,20 @@ CudaBackend::~CudaBackend() {
 void CudaBackend::release() noexcept {
   // Also runs from the destructor: errors here can only be ignored.
   graphs_.reset();  // ends a capture in progress
+  timer_.reset();   // prints the profile, if one was asked for
   if (stream_) cudaStreamSynchronize(stream_);
   for (void* p : weights_) cudaFree(p);
   weights_.clear();
-  for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, w_scratch_, x_scratch_, argmax_dev_,
-                  attn_scratch_})
+  for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, staging_, w_scratch_, x_scratch_,
+                  argmax_dev_, attn_scratch_, act_scratch_, y_scratch_, split_scratch_})
     if (p) cudaFree(p);
   inv_freq_ = nullptr;
-  batch_dev_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ = nullptr;
+  batch_dev_ = staging_ = w_scratch_ = x_scratch_ = argmax_dev_ = attn_scratch_ = act_scratch_ =
+      y_scratch_ = split_scratch_ = nullptr;
   if (cublas_) cublasDestroy(cublas_);
   cublas_ = nullptr;
+  if (cublas_ws_) cudaFree(cublas_ws_);
+  cublas_ws_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
   stream_ = nullptr;
 }
@@ -134,10 +172,14 @@ bool CudaBackend::supports(DType t) const {
   }
 }
 
+bool CudaBackend::supports_kv(DType t) const {
+  return t == DType::F32 || t == DType::F16 || t == DType::BF16;
+}
+
 Weight CudaBackend::upload(const TensorView& t) {
   if (!supports(t.dtype))
     throw Error(t.file, "tensor '" + t.name + "' has a type the CUDA backend does not read (" +
-                            std::to_string(static_cast<uint32_t>(t.dtype)) + ")");
+                            dtype_name(t.dtype) + ")");
   Weight w;
   w.name = t.name;
   w.dtype = t.dtype;
@@ -147,22 +189,60 @@ Weight CudaBackend::upload(const TensorView& t) {
   if (w.cols % cuda::block_elems(t.dtype) != 0)
     throw Error(t.file, "tensor '" + t.name + "': row length " + std::to_string(w.cols) +
                             " is not a whole number of blocks");
+  const size_t file_bytes = cuda::file_row_bytes(t.dtype, w.cols) * static_cast<size_t>(w.rows);
+  if (file_bytes != t.nbytes)
+    throw Error(t.file, "tensor '" + t.name + "': " + std::to_string(t.nbytes) +
+                            " bytes for its shape and type, expected " +
+                            std::to_string(file_bytes));
   // A norm weight (one dimension) is converted to F32 here, once, as the contract says.
-  const void* src = t.data;
-  size_t nbytes = t.nbytes;
   std::vector<float> converted;
+  TensorView norm_f32;
   if (t.shape.size() == 1 && t.dtype != DType::F32) {
+    if (cuda::repacked(t.dtype))
+      throw Error(t.file, "tensor '" + t.name + "': a one-dimensional " + dtype_name(t.dtype) +
+                              " tensor (norm weights are F32, F16 or BF16)");
     converted.resize(static_cast<size_t>(w.cols));
     for (int64_t i = 0; i < w.cols; ++i)
       converted[static_cast<size_t>(i)] =
-          cuda::load_elem(t.dtype, static_cast<const uint8_t*>(t.data), i);
-    w.dtype = DType::F32;
-    src = converted.data();
-    nbytes = converted.size() * sizeof(float);
+          cuda::load_elem(t.dtype, static_cast<const uint8_t*>(t.data), w.cols, i);
+    norm_f32 = t;
+    norm_f32.dtype = w.dtype = DType::F32;
+    norm_f32.data = converted.data();
+    norm_f32.nbytes = converted.size() * sizeof(float);
   }
-  void* p = alloc(nbytes);
+  const TensorView& v = converted.empty() ? t : norm_f32;
+  const size_t nbytes = v.nbytes;
+  const bool repack = cuda::repacked(v.dtype);
+  const bool bf16 = v.dtype == DType::BF16;
+  void* p = alloc(cuda::row_bytes(v.dtype, w.cols) * static_cast<size_t>(w.rows));
   try {
-    HEARTH_CUDA_CHECK(cudaMemcpy(p, src, nbytes, cudaMemcpyHostToDevice));
+    if (repack || bf16) {
+      // The legacy-stream copy waits for the last kernel that read the staging buffer.
+      scratch(staging_, staging_cap_, v.nbytes + 16);
+      HEARTH_CUDA_CHECK(cudaMemcpy(staging_, v.data, v.nbytes, cudaMemcpyHostToDevice));
+    }
+    if (repack) {
+      cuda::repack_rows(v.dtype, staging_, w.rows, w.cols, p, stream_);
+    } else if (bf16) {
+      // bf16 weights are kept as f16, which holds every bf16 value of a weight's range exactly:
+      // prefill can then multiply them with f16 activations (8 more bits than bf16's) in one
+      // tensor-core GEMM. With bf16 activations devA's logits move by 0.036 from float32, past the
+      // GPU's 2e-2 bound. A tensor with values beyond f16's range stays bf16.
+      // The overflow flag: an int just past the tensor's bytes in the staging buffer.
+      int* flag = reinterpret_cast<int*>(static_cast<uint8_t*>(staging_) + (v.nbytes + 3) / 4 * 4);
+      HEARTH_CUDA_CHECK(cudaMemsetAsync(flag, 0, sizeof(int), stream_));
+      cuda::bf16_to_f16(staging_, v.nbytes / 2, p, flag, stream_);
+      int overflow = 0;
+      HEARTH_CUDA_CHECK(
+          cudaMemcpyAsync(&overflow, flag, sizeof(int), cudaMemcpyDeviceToHost, stream_));
+      HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      if (overflow)
+        HEARTH_CUDA_CHECK(cudaMemcpy(p, v.data, v.nbytes, cudaMemcpyHostToDevice));
+      else
+        w.dtype = DType::F16;
+    } else {
+      HEARTH_CUDA_CHECK(cudaMemcpy(p, v.data, v.nbytes, cudaMemcpyHostToDevice));
+    }
   } catch (...) {
     free(p);
     throw;
@@ -208,6 +288,7 @@ void CudaBackend::to_host(void* dst, const void* src, size_t bytes) {
   graphs_->finish();
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
   HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  if (timer_->on()) timer_->collect();
 }
 
 void CudaBackend::from_host(void* dst, const void* src, size_t bytes) {
@@ -247,6 +328,13 @@ void CudaBackend::set_batch(const BatchInputs& b) {
     progress_shown_ = false;
   }
   graphs_->abandon();  // a step that ended without results
+  if (timer_->on()) timer_->step();
+  if (staging_) {  // uploads are over once steps run
+    HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    free(staging_);
+    staging_ = nullptr;
+    staging_cap_ = 0;
+  }
   const size_t n = b.tokens.size();
   n_tokens_ = static_cast<int>(n);
   block_size_ = b.block_size;
@@ -271,15 +359,33 @@ void CudaBackend::set_batch(const BatchInputs& b) {
   n_out_ = b.n_out();
   off_tables_ = batch_host_.size();
   batch_host_.insert(batch_host_.end(), b.block_tables.begin(), b.block_tables.end());
+  // Prompt chunks: tiles of up to 16 consecutive tokens of one sequence for the tensor-core
+  // attention (never in a step that may be captured: its tile list is not part of the key).
+  off_tiles_ = batch_host_.size();
+  n_tiles_ = 0;
+  if (n > static_cast<size_t>(kGraphMaxTokens)) {
+    for (size_t i = 0; i < n;) {
+      size_t j = i + 1;
+      while (j < n && j - i < static_cast<size_t>(cuda::kPrefillTileTokens) &&
+             b.seq[j] == b.seq[i] && b.pos[j] == b.pos[j - 1] + 1)
+        ++j;
+      batch_host_.push_back(static_cast<int32_t>(i));
+      batch_host_.push_back(static_cast<int32_t>(j - i));
+      ++n_tiles_;
+      i = j;
+    }
+  }
   scratch(batch_dev_, batch_cap_, std::max(batch_host_.size(), kMinBatchInts) * sizeof(int32_t));
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(batch_dev_, batch_host_.data(),
                                     batch_host_.size() * sizeof(int32_t), cudaMemcpyHostToDevice,
                                     stream_));
-  // Decode-sized steps may run as a captured graph; the shape of the step (with how many rows it
-  // returns as logits and as argmax ids, each at most n) is its key.
-  if (n >= 1 && n <= static_cast<size_t>(cuda::kGemvMaxTokens)) {
-    const uint64_t shape = n * 4096 + b.table_offset.size();
-    graphs_->begin(shape << 16 | b.logits_rows.size() << 8 | b.argmax_rows.size());
+  // Decode-sized steps, single or batched, may run as a captured graph. The key is what decides
+  // the step's calls: tokens, sequences, the rows it returns (as logits and as argmax ids, each at
+  // most n), and the context bucket that sets attention's split count.
+  if (n >= 1 && n <= static_cast<size_t>(kGraphMaxTokens)) {
+    const uint64_t bucket = static_cast<uint64_t>(cuda::attention_len_bucket(max_len_));
+    const uint64_t rows = b.logits_rows.size() << 8 | b.argmax_rows.size();
+    graphs_->begin((bucket << 48) | (n << 32) | (b.table_offset.size() << 16) | rows);
   }
 }
 
@@ -298,8 +404,9 @@ void CudaBackend::embed(const Weight& table, float* out) {
   const int32_t* tokens = at(batch_dev_, 0);
   const int n = n_tokens_;
   dispatch(
-      *graphs_, [=, this] { cuda::embed(t, data, cols, tokens, n, out, stream_); }, kEmbed, t, data,
-      cols, tokens, n, out);
+      *graphs_, *timer_, [] { return std::string("embed"); },
+      [=, this] { cuda::embed(t, data, cols, tokens, n, out, stream_); }, kEmbed, t, data, cols,
+      tokens, n, out);
 }
 
 void CudaBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, float* out) {
@@ -307,66 +414,180 @@ void CudaBackend::rmsnorm(const float* x, const Weight& w, float eps, int n, flo
   const void* data = w.data;
   const int64_t dim = w.cols;
   dispatch(
-      *graphs_, [=, this] { cuda::rmsnorm(x, t, data, dim, eps, n, out, stream_); }, kRmsNorm, x, t,
-      data, dim, eps, n, out);
+      *graphs_, *timer_, [] { return std::string("rmsnorm"); },
+      [=, this] { cuda::rmsnorm(x, t, data, dim, eps, n, out, stream_); }, kRmsNorm, x, t, data,
+      dim, eps, n, out);
 }
 
 void CudaBackend::matmul(const Weight& w, const float* x, int n, float* y) {
-  if (n <= 0) return;
-  if (n <= cuda::kGemvMaxTokens) {
-    const DType t = w.dtype;
-    const void* data = w.data;
-    const int64_t rows = w.rows, cols = w.cols;
-    dispatch(
-        *graphs_, [=, this] { cuda::gemv(t, data, rows, cols, x, n, y, stream_); }, kGemv, t, data,
-        rows, cols, x, n, y);
-    return;
+  matmul_shared_input({{&w, y}}, x, n);
+}
+
+void CudaBackend::matmul_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
+  if (n <= 0 || outs.empty()) return;
+  for (const MatmulOut& o : outs)
+    if (o.w->cols != outs.front().w->cols)
+      throw Error("cuda matmul", "internal: shared-input matrices of different widths");
+  // Decoding: the GEMV up to 8 tokens; batched decoding of quantized weights: the tensor-core
+  // kernel that reads the quants as they are; everything else (prompts, float weights past 8
+  // tokens) through cuBLAS.
+  std::vector<MatmulOut> gemv_outs, rest;
+  const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  for (const MatmulOut& o : outs) {
+    if (n <= cuda::kGemvMaxTokens)
+      gemv_outs.push_back(o);
+    else if (x_aligned && cuda::gemm_quant_supports(o.w->dtype, o.w->cols, n))
+      gemm_quant_launch(o, x, n);
+    else
+      rest.push_back(o);
   }
-  graphs_->abandon();  // cuBLAS steps are not captured
-  gemm(w, x, n, y);
+  // One GEMV launch per weight type (Q4_K_M mixes Q4_K and Q6_K within a layer).
+  std::vector<bool> done(gemv_outs.size(), false);
+  std::vector<MatmulOut> group;
+  for (size_t i = 0; i < gemv_outs.size(); ++i) {
+    if (done[i]) continue;
+    group.clear();
+    for (size_t j = i; j < gemv_outs.size(); ++j)
+      if (!done[j] && gemv_outs[j].w->dtype == gemv_outs[i].w->dtype &&
+          group.size() < static_cast<size_t>(cuda::kGemvMaxMats)) {
+        group.push_back(gemv_outs[j]);
+        done[j] = true;
+      }
+    gemv_launch(group, x, n);
+  }
+  if (!rest.empty()) gemm_shared_input(rest, x, n);
+}
+
+void CudaBackend::gemm_quant_launch(const MatmulOut& o, const float* x, int n) {
+  const Weight& w = *o.w;
+  const cuda::GemmSplit sp = cuda::gemm_quant_split(w.rows, w.cols, sm_count_);
+  float* partial = nullptr;
+  if (sp.splits > 1)
+    partial = static_cast<float*>(
+        scratch(split_scratch_, split_scratch_cap_,
+                static_cast<size_t>(sp.splits) * n * static_cast<size_t>(w.rows) * sizeof(float)));
+  const DType t = w.dtype;
+  const void* data = w.data;
+  const int64_t rows = w.rows, cols = w.cols;
+  float* y = o.y;
+  dispatch(
+      *graphs_, *timer_, [&] { return shape_label("gemm_quant", t, rows, cols, n); },
+      [=, this] { cuda::gemm_quant(t, data, rows, cols, x, n, y, sp, partial, stream_); },
+      kGemmQuant, t, data, rows, cols, x, n, y, sp.splits, sp.tiles_per_split, partial);
+}
+
+void CudaBackend::gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n) {
+  cuda::GemvOut g[cuda::kGemvMaxMats] = {};
+  const int count = static_cast<int>(outs.size());
+  for (int m = 0; m < count; ++m) g[m] = {outs[m].w->data, outs[m].y, outs[m].w->rows};
+  const DType t = outs.front().w->dtype;
+  const int64_t cols = outs.front().w->cols;
+  // Scratch before the op: growing it ends a capture.
+  void* act = scratch(act_scratch_, act_scratch_cap_, cuda::act_quant_bytes(n, cols));
+  dispatch(
+      *graphs_, *timer_,
+      [&] { return shape_label("gemv", t, g[0].rows + g[1].rows + g[2].rows, cols, n); },
+      [=, this] { cuda::gemv(t, g, count, cols, x, n, act, stream_); }, kGemv, t, cols, x, n, act,
+      count, g[0].w, g[0].y, g[0].rows, g[1].w, g[1].y, g[1].rows, g[2].w, g[2].y, g[2].rows);
 }
 
 // y[n, rows] = x[n, cols] W^T. cuBLAS is column-major: y^T (rows x n) = W' x^T where W' is W read
 // as a cols x rows column-major matrix (op T) and x^T is x as a cols x n column-major matrix.
-void CudaBackend::gemm(const Weight& w, const float* x, int n, float* y) {
-  const int m = static_cast<int>(w.rows), k = static_cast<int>(w.cols);
+// Activations go in as 16-bit floats matching the weights (f16; bf16 for the rare bf16 tensor
+// beyond f16's range; quantized weights are dequantized to an f16 scratch copy first). Up to 64
+// tokens (batched decoding, bound by memory, not arithmetic) x is split into hi + lo halves and
+// one GEMM over 2n rows sums both: products then carry ~22 bits of x, close to the CPU's float32.
+void CudaBackend::gemm_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n) {
+  const int k = static_cast<int>(outs.front().w->cols);
   const size_t xcount = static_cast<size_t>(n) * k;
-  const float one = 1.0f, zero = 0.0f;
-  auto gemm_ex = [&](const void* a, cudaDataType at, const void* b, const float* beta) {
-    HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, a, at, k, b,
-                                     at, k, beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
-                                     CUBLAS_GEMM_DEFAULT));
+  const bool split = n <= kGraphMaxTokens;
+  const int cols_b = split ? 2 * n : n;  // GEMM columns: tokens (twice, hi then lo, if split)
+  bool need_f16 = false, need_bf16 = false;
+  struct Product {
+    const void* w;
+    DType t;
+    int m;
+    float* y;
   };
-  switch (w.dtype) {
-    case DType::F32:
-      HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one,
-                                      static_cast<const float*>(w.data), k, x, k, &zero, y, m));
-      return;
-    case DType::BF16: {
-      // bf16 weights are used as they are; the activations go in as hi + lo bf16 parts, so the
-      // product keeps ~16 mantissa bits of x instead of bf16's 8.
-      auto* hi = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * xcount * 2));
-      uint8_t* lo = hi + xcount * 2;
-      cuda::split_bf16(x, xcount, hi, lo, stream_);
-      gemm_ex(w.data, CUDA_R_16BF, hi, &zero);
-      gemm_ex(w.data, CUDA_R_16BF, lo, &one);
-      return;
-    }
-    case DType::F16: {
-      void* xh = scratch(x_scratch_, x_scratch_cap_, xcount * 2);
-      cuda::f32_to_f16(x, xcount, xh, stream_);
-      gemm_ex(w.data, CUDA_R_16F, xh, &zero);
-      return;
-    }
-    default: {
-      void* wh = scratch(w_scratch_, w_scratch_cap_, static_cast<size_t>(m) * k * 2);
-      cuda::dequantize_f16(w.dtype, w.data, m, k, wh, stream_);
-      void* xh = scratch(x_scratch_, x_scratch_cap_, xcount * 2);
-      cuda::f32_to_f16(x, xcount, xh, stream_);
-      gemm_ex(wh, CUDA_R_16F, xh, &zero);
-      return;
-    }
+  std::vector<Product> prods;
+  size_t dequant_elems = 0, max_rows = 0;
+  for (const MatmulOut& o : outs) {
+    const DType t = o.w->dtype;
+    need_bf16 |= t == DType::BF16;
+    need_f16 |= t != DType::BF16 && t != DType::F32;
+    if (t != DType::F32 && t != DType::F16 && t != DType::BF16)
+      dequant_elems = std::max(dequant_elems, static_cast<size_t>(o.w->rows) * k);
+    max_rows = std::max(max_rows, static_cast<size_t>(o.w->rows));
+    prods.push_back({o.w->data, t, static_cast<int>(o.w->rows), o.y});
   }
+  // Scratch first: growing it ends a capture, which must not happen inside the captured op.
+  const size_t half_bytes = static_cast<size_t>(cols_b) * k * 2;
+  auto* xs = static_cast<uint8_t*>(scratch(x_scratch_, x_scratch_cap_, 2 * half_bytes));
+  void* x_f16 = xs;
+  void* x_bf16 = xs + half_bytes;
+  void* w_f16 = dequant_elems ? scratch(w_scratch_, w_scratch_cap_, dequant_elems * 2) : nullptr;
+  float* y2 = split ? static_cast<float*>(scratch(y_scratch_, y_scratch_cap_,
+                                                  static_cast<size_t>(cols_b) * max_rows * 4))
+                    : nullptr;
+  auto run = [=, this] {
+    auto convert = [&](bool bf16, void* dst) {
+      uint8_t* d = static_cast<uint8_t*>(dst);
+      if (split)
+        cuda::split_half(x, xcount, bf16, d, d + xcount * 2, stream_);
+      else if (bf16)
+        cuda::f32_to_bf16(x, xcount, d, stream_);
+      else
+        cuda::f32_to_f16(x, xcount, d, stream_);
+    };
+    if (need_f16) convert(false, x_f16);
+    if (need_bf16) convert(true, x_bf16);
+    const float one = 1.0f, zero = 0.0f;
+    for (const Product& p : prods) {
+      float* out = split ? y2 : p.y;
+      auto gemm_ex = [&](const void* a, const void* b, cudaDataType type) {
+        HEARTH_CUBLAS_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, p.m, cols_b, k, &one, a,
+                                         type, k, b, type, k, &zero, out, CUDA_R_32F, p.m,
+                                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      };
+      switch (p.t) {
+        case DType::F32:
+          HEARTH_CUBLAS_CHECK(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, p.m, n, k, &one,
+                                          static_cast<const float*>(p.w), k, x, k, &zero, p.y,
+                                          p.m));
+          continue;  // exact already: no halves to add
+        case DType::BF16:
+          gemm_ex(p.w, x_bf16, CUDA_R_16BF);
+          break;
+        case DType::F16:
+          gemm_ex(p.w, x_f16, CUDA_R_16F);
+          break;
+        default:
+          cuda::dequantize_f16(p.t, p.w, p.m, k, w_f16, stream_);
+          gemm_ex(w_f16, x_f16, CUDA_R_16F);
+          break;
+      }
+      if (split) {
+        const size_t count = static_cast<size_t>(n) * p.m;
+        cuda::add_pair(y2, y2 + count, count, p.y, stream_);
+      }
+    }
+  };
+  if (!graphs_->active()) {
+    if (!timer_->on()) return run();
+    timer_->before(shape_label("cublas", prods.front().t, static_cast<int64_t>(max_rows), k, n));
+    run();
+    timer_->after();
+    return;
+  }
+  cuda::SigHash h;
+  h.add(sig(kGemm, x, n, k, xs, w_f16, y2, need_f16, need_bf16));
+  for (const Product& p : prods) {
+    h.add(word(p.w));
+    h.add(word(p.t));
+    h.add(word(p.m));
+    h.add(word(p.y));
+  }
+  if (!graphs_->try_replay(h.value())) graphs_->call(h.value(), run);
 }
 
 void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {
@@ -377,17 +598,42 @@ void CudaBackend::rope(float* x, int n, int n_heads, int head_dim) {
   const float* inv_freq = inv_freq_;
   const bool inter = interleaved_;
   dispatch(
-      *graphs_, [=, this] { cuda::rope(x, n, n_heads, head_dim, pos, inv_freq, inter, stream_); },
-      kRope, x, n, n_heads, head_dim, pos, inv_freq, inter);
+      *graphs_, *timer_, [] { return std::string("rope"); },
+      [=, this] { cuda::rope(x, n, n_heads, head_dim, pos, inv_freq, inter, stream_); }, kRope, x,
+      n, n_heads, head_dim, pos, inv_freq, inter);
 }
 
 void CudaBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
-  float* kc = static_cast<float*>(kv.k);  // supports_kv: always F32 here
-  float* vc = static_cast<float*>(kv.v);
+  void* kc = kv.k;
+  void* vc = kv.v;
+  const DType kt = kv.dtype;
   const int32_t* slot = at(batch_dev_, off_slot_);
   dispatch(
-      *graphs_, [=, this] { cuda::kv_store(kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore, kc,
+      *graphs_, *timer_, [] { return std::string("kv_store"); },
+      [=, this] { cuda::kv_store(kt, kc, vc, k, v, slot, n, kv_dim, stream_); }, kKvStore, kt, kc,
       vc, k, v, slot, n, kv_dim);
+}
+
+void CudaBackend::rope_kv_store(float* q, float* k, const float* v, const KvLayer& kv, int n,
+                                int n_heads, int n_kv_heads, int head_dim) {
+  if (static_cast<size_t>(head_dim / 2) != rope_pairs_ || head_dim > cuda::kMaxHeadDim)
+    throw Error("cuda rope", "head_dim " + std::to_string(head_dim) + " does not match the " +
+                                 std::to_string(rope_pairs_) + " frequencies set");
+  void* kc = kv.k;
+  void* vc = kv.v;
+  const DType kt = kv.dtype;
+  const int32_t* pos = at(batch_dev_, off_pos_);
+  const int32_t* slot = at(batch_dev_, off_slot_);
+  const float* inv_freq = inv_freq_;
+  const bool inter = interleaved_;
+  dispatch(
+      *graphs_, *timer_, [] { return std::string("rope_kv_store"); },
+      [=, this] {
+        cuda::rope_kv_store(q, k, v, kt, kc, vc, n, n_heads, n_kv_heads, head_dim, pos, slot,
+                            inv_freq, inter, stream_);
+      },
+      kRopeKvStore, q, k, v, kt, kc, vc, n, n_heads, n_kv_heads, head_dim, pos, slot, inv_freq,
+      inter);
 }
 
 void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionShape& shape, int n,
@@ -401,34 +647,58 @@ void CudaBackend::attention(const float* q, const KvLayer& kv, const AttentionSh
   b.table_offset = at(batch_dev_, off_table_offset_);
   b.n_tokens = n;
   b.block_size = block_size_;
-  const int splits = cuda::attention_splits(n, shape.n_kv_heads, max_len_);
+  if (n_tiles_ > 0 && n == n_tokens_ &&
+      cuda::attention_prefill_supports(shape.n_heads, shape.n_kv_heads, shape.head_dim)) {
+    graphs_->abandon();  // prompt chunks are never captured (see set_batch)
+    if (timer_->on()) timer_->before("attention_prefill n" + std::to_string(n));
+    cuda::attention_prefill(q, kv.dtype, kv.k, kv.v, b, at(batch_dev_, off_tiles_), n_tiles_,
+                            shape.n_heads, shape.n_kv_heads, shape.head_dim, shape.scale, out,
+                            stream_);
+    if (timer_->on()) timer_->after();
+    return;
+  }
+  const int splits = cuda::attention_splits(n, shape.n_kv_heads, max_len_, sm_count_);
   float* partial = nullptr;
   if (splits > 1)
     partial = static_cast<float*>(scratch(
         attn_scratch_, attn_scratch_cap_,
         cuda::attention_partial_floats(splits, n, shape.n_heads, shape.head_dim) * sizeof(float)));
-  const float* kc = static_cast<const float*>(kv.k);
-  const float* vc = static_cast<const float*>(kv.v);
+  const void* kc = kv.k;
+  const void* vc = kv.v;
+  const DType kt = kv.dtype;
   const AttentionShape sh = shape;
   dispatch(
-      *graphs_,
+      *graphs_, *timer_,
+      [&] { return "attention n" + std::to_string(n) + " splits " + std::to_string(splits); },
       [=, this] {
-        cuda::attention(q, kc, vc, b, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits,
+        cuda::attention(q, kt, kc, vc, b, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits,
                         partial, out, stream_);
       },
-      kAttention, q, kc, vc, b.tokens, b.pos, b.seq, b.slot, b.block_tables, b.table_offset, n,
+      kAttention, q, kt, kc, vc, b.tokens, b.pos, b.seq, b.slot, b.block_tables, b.table_offset, n,
       b.block_size, sh.n_heads, sh.n_kv_heads, sh.head_dim, sh.scale, splits, partial, out);
 }
 
 void CudaBackend::swiglu(const float* gate, const float* up, size_t count, float* out) {
   dispatch(
-      *graphs_, [=, this] { cuda::swiglu(gate, up, count, out, stream_); }, kSwiglu, gate, up,
-      count, out);
+      *graphs_, *timer_, [] { return std::string("swiglu"); },
+      [=, this] { cuda::swiglu(gate, up, count, out, stream_); }, kSwiglu, gate, up, count, out);
 }
 
 void CudaBackend::add(float* x, const float* y, size_t count) {
   dispatch(
-      *graphs_, [=, this] { cuda::add(x, y, count, stream_); }, kAdd, x, y, count);
+      *graphs_, *timer_, [] { return std::string("add"); },
+      [=, this] { cuda::add(x, y, count, stream_); }, kAdd, x, y, count);
+}
+
+void CudaBackend::add_rmsnorm(float* x, const float* y, const Weight& w, float eps, int n,
+                              float* out) {
+  const DType t = w.dtype;
+  const void* data = w.data;
+  const int64_t dim = w.cols;
+  dispatch(
+      *graphs_, *timer_, [] { return std::string("add_rmsnorm"); },
+      [=, this] { cuda::add_rmsnorm(x, y, t, data, dim, eps, n, out, stream_); }, kAddRmsNorm, x, y,
+      t, data, dim, eps, n, out);
 }
 
 void CudaBackend::gather_rows(const float* x, int dim, float* out) {
@@ -436,8 +706,9 @@ void CudaBackend::gather_rows(const float* x, int dim, float* out) {
   const int32_t* rows = at(batch_dev_, off_out_rows_);  // copied to the device with the batch
   const int m = n_out_;
   dispatch(
-      *graphs_, [=, this] { cuda::gather_rows(x, rows, m, dim, out, stream_); }, kGather, x, rows,
-      m, dim, out);
+      *graphs_, *timer_, [] { return std::string("gather_rows"); },
+      [=, this] { cuda::gather_rows(x, rows, m, dim, out, stream_); }, kGather, x, rows, m, dim,
+      out);
 }
 
 std::optional<double> CudaBackend::device_bandwidth_gbs() {
@@ -453,13 +724,26 @@ std::optional<double> CudaBackend::device_bandwidth_gbs() {
   return bandwidth_;
 }
 
+std::optional<double> CudaBackend::device_bf16_tflops() {
+  if (!bf16_tflops_) {
+    graphs_->abandon();
+    HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    bf16_tflops_ = cuda::bf16_gemm_tflops(cublas_, stream_);
+  }
+  return bf16_tflops_;
+}
+
+std::optional<GraphStats> CudaBackend::graph_stats() const {
+  return graphs_->stats();
+}
+
 void CudaBackend::argmax_rows(const float* x, int rows, int64_t cols, int32_t* out_host) {
   if (rows <= 0) return;
   scratch(argmax_dev_, argmax_cap_, static_cast<size_t>(rows) * sizeof(int32_t));
   auto* out = static_cast<int32_t*>(argmax_dev_);
   dispatch(
-      *graphs_, [=, this] { cuda::argmax_rows(x, rows, cols, out, stream_); }, kArgmax, x, rows,
-      cols, out);
+      *graphs_, *timer_, [] { return std::string("argmax"); },
+      [=, this] { cuda::argmax_rows(x, rows, cols, out, stream_); }, kArgmax, x, rows, cols, out);
   to_host(out_host, argmax_dev_, static_cast<size_t>(rows) * sizeof(int32_t));
 }
 

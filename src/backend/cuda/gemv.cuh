@@ -1,131 +1,135 @@
 #pragma once
-// The decode-side matrix-vector kernel shared by every weight type. A warp owns R consecutive
-// output rows; each lane takes groups of G::kGroup elements (strided by the warp), loads the
-// matching activations of NT tokens once, and decodes each of its R rows' groups in registers
-// against them; a warp shuffle sums the lanes. R > 1 spends the activation loads (from L1) on
-// several rows: for 4-bit weights the activations are otherwise 7x the weight bytes.
-#include "backend/cuda/blocks.cuh"
+// The decode matrix-vector kernel shared by every weight type (the per-type arithmetic is in
+// gemv_units.cuh). A block of 128 threads computes R consecutive output rows for NT tokens: its
+// threads take the row's units round-robin, so a warp's loads are contiguous, and the block sums
+// the threads' partial results at the end. R rows per block share each unit's activations (loaded
+// and, for quantized weights, quantized once); small R keeps the grid large, so even the 1024-row
+// K/V matrices give every multiprocessor several blocks. Up to three matrices of one type that
+// read the same input (Q/K/V, gate/up) go in one launch, their blocks one after the other.
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/gemv_units.cuh"
+#include "backend/cuda/kernels.h"
 
 namespace hearth::cuda {
 
-constexpr int kGemvWarps = 8;  // warps per 256-thread block
+constexpr int kGemvThreads = 128;
 
-template <class G, int NT, int R>
-__global__ void __launch_bounds__(kGemvWarps * 32)
-    gemv_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int64_t rows, int64_t cols,
-                const float* __restrict__ x, float* __restrict__ y) {
-  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
-  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kGemvWarps + warp) * R;
-  if (r0 >= rows) return;  // the whole warp leaves together, so the shuffles below stay full
-  const int64_t groups = cols / G::kGroup;
+struct GemvLaunch {
+  const uint8_t* w[kGemvMaxMats];
+  float* y[kGemvMaxMats];
+  int64_t rows[kGemvMaxMats];
+  int64_t first_block[kGemvMaxMats];  // of each matrix, in the grid
+  int count;
+  size_t stride;  // bytes between weight rows
+  int64_t cols, units;
+  const float* x;  // float weights: the activations as they are
+  QAct q;          // quantized weights: the activations quantized as the CPU does
+};
+
+template <int NT>
+__host__ __device__ constexpr int gemv_rows_per_block() {
+  return NT <= 4 ? 4 : 2;  // registers: NT tokens' activations plus R x NT sums per thread
+}
+
+template <class U, int NT>
+__global__ void __launch_bounds__(kGemvThreads) gemv_kernel(const __grid_constant__ GemvLaunch a) {
+  constexpr int R = gemv_rows_per_block<NT>();
+  constexpr int kWarps = kGemvThreads / 32;
+  const int64_t blk = blockIdx.x;
+  // Which matrix this block serves (constant indices only: an indexed parameter array would be
+  // copied to local memory).
+  const uint8_t* w = a.w[0];
+  float* y = a.y[0];
+  int64_t rows = a.rows[0], first = 0;
+  if (a.count > 1 && blk >= a.first_block[1])
+    w = a.w[1], y = a.y[1], rows = a.rows[1], first = a.first_block[1];
+  if (a.count > 2 && blk >= a.first_block[2])
+    w = a.w[2], y = a.y[2], rows = a.rows[2], first = a.first_block[2];
+  const int64_t r0 = (blk - first) * R;
+  const int nr = static_cast<int>(rows - r0 < R ? rows - r0 : R);
+
   float acc[R][NT];
 #pragma unroll
-  for (int rr = 0; rr < R; ++rr)
+  for (int r = 0; r < R; ++r)
 #pragma unroll
-    for (int t = 0; t < NT; ++t) acc[rr][t] = 0.0f;
-  if constexpr (R == 1) {
-    // Many tokens: decode the group once, stream each token's activations past it.
-    const uint8_t* row = w + static_cast<size_t>(r0) * row_bytes;
-    for (int64_t g = lane; g < groups; g += 32) {
-      float v[G::kGroup];
-      G::decode(row, g, v);
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
+
+  const GemvIn in{a.x, a.q, a.cols};
+  for (int64_t u = threadIdx.x; u < a.units; u += kGemvThreads) {
+    typename U::X xs[NT];
 #pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        const float4* xp = reinterpret_cast<const float4*>(x + t * cols + g * G::kGroup);
-        float s = 0.0f;
+    for (int t = 0; t < NT; ++t) U::prep(in, t, u, xs[t]);
 #pragma unroll
-        for (int k = 0; k < G::kGroup / 4; ++k) {
-          const float4 f = __ldg(xp + k);
-          s += v[4 * k] * f.x + v[4 * k + 1] * f.y + v[4 * k + 2] * f.z + v[4 * k + 3] * f.w;
-        }
-        acc[0][t] += s;
-      }
-    }
-  } else {
-    // Few tokens: their activations stay in registers while R rows are decoded against them.
-    for (int64_t g = lane; g < groups; g += 32) {
-      float xv[NT][G::kGroup];
+    for (int r = 0; r < R; ++r) {
+      if (r < nr) {
+        typename U::W wv;
+        U::load(w + static_cast<size_t>(r0 + r) * a.stride, a.units, u, wv);
 #pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        const float4* xp = reinterpret_cast<const float4*>(x + t * cols + g * G::kGroup);
-#pragma unroll
-        for (int k = 0; k < G::kGroup / 4; ++k) {
-          const float4 f = __ldg(xp + k);
-          xv[t][4 * k] = f.x, xv[t][4 * k + 1] = f.y, xv[t][4 * k + 2] = f.z;
-          xv[t][4 * k + 3] = f.w;
-        }
-      }
-#pragma unroll
-      for (int rr = 0; rr < R; ++rr) {
-        if (r0 + rr >= rows) break;  // same for every lane of the warp
-        float v[G::kGroup];
-        G::decode(w + static_cast<size_t>(r0 + rr) * row_bytes, g, v);
-#pragma unroll
-        for (int t = 0; t < NT; ++t) {
-          float s = 0.0f;
-#pragma unroll
-          for (int k = 0; k < G::kGroup; ++k) s += v[k] * xv[t][k];
-          acc[rr][t] += s;
-        }
+        for (int t = 0; t < NT; ++t) acc[r][t] += U::dot(wv, xs[t]);
       }
     }
   }
+
+  __shared__ float part[kWarps][R * NT];
+  const int warp = static_cast<int>(threadIdx.x) / 32, lane = static_cast<int>(threadIdx.x) % 32;
 #pragma unroll
-  for (int rr = 0; rr < R; ++rr) {
-    if (r0 + rr >= rows) break;
+  for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
-      const float s = warp_sum(acc[rr][t]);
-      if (lane == 0) y[t * rows + r0 + rr] = s;
+      const float v = warp_sum(acc[r][t]);
+      if (lane == 0) part[warp][r * NT + t] = v;
     }
+  __syncthreads();
+  for (int i = static_cast<int>(threadIdx.x); i < R * NT; i += kGemvThreads) {
+    const int r = i / NT, t = i % NT;
+    if (r >= nr) continue;
+    float s = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kWarps; ++k) s += part[k][i];  // fixed order: deterministic
+    y[t * rows + r0 + r] = s;
   }
 }
 
-template <class G, int NT, int R>
-void launch_gemv_r(const uint8_t* w, size_t row_bytes, int64_t rows, int64_t cols, const float* x,
-                   float* y, cudaStream_t s) {
-  const int64_t rows_per_block = static_cast<int64_t>(kGemvWarps) * R;
-  const dim3 grid(static_cast<unsigned>((rows + rows_per_block - 1) / rows_per_block));
-  gemv_kernel<G, NT, R><<<grid, kGemvWarps * 32, 0, s>>>(w, row_bytes, rows, cols, x, y);
+template <class U, int NT>
+void launch_gemv_nt(GemvLaunch a, cudaStream_t s) {
+  constexpr int R = gemv_rows_per_block<NT>();
+  int64_t blocks = 0;
+  for (int m = 0; m < a.count; ++m) {
+    a.first_block[m] = blocks;
+    blocks += (a.rows[m] + R - 1) / R;
+  }
+  gemv_kernel<U, NT><<<static_cast<unsigned>(blocks), kGemvThreads, 0, s>>>(a);
+  HEARTH_CUDA_LAUNCHED();
 }
 
-// Launches gemv_kernel for n tokens; the caller has checked cols % G::kGroup == 0 and 16-byte
-// alignment. Several rows per warp where the activations are few (registers allow it).
-template <class G>
-void launch_gemv(const void* w, size_t row_bytes, int64_t rows, int64_t cols, const float* x, int n,
-                 float* y, cudaStream_t s) {
-  const auto* wb = static_cast<const uint8_t*>(w);
-  constexpr int kR = G::kGroup == 32 ? 4 : 2;
+// One launch for n tokens (1 <= n <= 8).
+template <class U>
+void launch_gemv(const GemvLaunch& a, int n, cudaStream_t s) {
   switch (n) {
     case 1:
-      launch_gemv_r<G, 1, kR>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 1>(a, s);
     case 2:
-      launch_gemv_r<G, 2, 2>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 2>(a, s);
     case 3:
-      launch_gemv_r<G, 3, 1>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 3>(a, s);
     case 4:
-      launch_gemv_r<G, 4, 1>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 4>(a, s);
     case 5:
-      launch_gemv_r<G, 5, 1>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 5>(a, s);
     case 6:
-      launch_gemv_r<G, 6, 1>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 6>(a, s);
     case 7:
-      launch_gemv_r<G, 7, 1>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 7>(a, s);
     case 8:
-      launch_gemv_r<G, 8, 1>(wb, row_bytes, rows, cols, x, y, s);
-      break;
+      return launch_gemv_nt<U, 8>(a, s);
     default:
       throw Error("cuda gemv", "internal: token count " + std::to_string(n) + " out of range");
   }
-  HEARTH_CUDA_LAUNCHED();
 }
+
+// Per-type entry points, one translation unit each (they compile in parallel).
+void gemv_q4(DType t, const GemvLaunch& a, int n, cudaStream_t s);      // Q4_0, Q4_K
+void gemv_q68(DType t, const GemvLaunch& a, int n, cudaStream_t s);     // Q8_0, Q6_K
+void gemv_floats(DType t, const GemvLaunch& a, int n, cudaStream_t s);  // F32, F16, BF16
 
 }  // namespace hearth::cuda

@@ -1,5 +1,6 @@
 #include "backend/cuda/step_graph.h"
 
+#include <cstdio>
 #include <utility>
 
 #include "backend/cuda/cuda_check.h"
@@ -8,7 +9,8 @@ namespace hearth::cuda {
 
 namespace {
 
-// A model whose steps keep diverging from their captures gains nothing from graphs.
+// A model whose steps keep diverging from their captures gains nothing from graphs: past this many
+// divergences, and more than one per four replays, they are switched off.
 constexpr int kMaxMismatches = 8;
 
 }  // namespace
@@ -27,14 +29,34 @@ void StepGraphs::end_capture_discard() noexcept {
   capturing_ = false;
 }
 
+void StepGraphs::switch_off(const std::string& why) {
+  if (disabled_) return;
+  disabled_ = true;
+  off_reason_ = why;
+  std::fprintf(stderr, "hearth: CUDA graphs switched off (%s); decoding goes on without them\n",
+               why.c_str());
+}
+
+GraphStats StepGraphs::stats() const {
+  GraphStats g;
+  g.enabled = !disabled_;
+  g.captured = captured_steps_;
+  g.replayed = replayed_steps_;
+  g.diverged = diverged_steps_;
+  g.off_reason = off_reason_;
+  return g;
+}
+
 void StepGraphs::begin(uint64_t key) {
   abandon();
-  if (disabled_) return;
+  if (disabled_ || uncapturable_.count(key)) return;
   key_ = key;
   pos_ = 0;
   captured_.clear();
   capturing_ = false;
-  mode_ = graphs_.count(key) ? Mode::Replay : Mode::Capture;
+  auto it = graphs_.find(key);
+  replay_ = it == graphs_.end() ? nullptr : &it->second;
+  mode_ = replay_ ? Mode::Replay : Mode::Capture;
 }
 
 void StepGraphs::call(OpSig sig, std::function<void()> run) {
@@ -79,7 +101,9 @@ void StepGraphs::finish() {
       return;
     }
     mode_ = Mode::Eager;
+    replay_ = nullptr;
     HEARTH_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+    ++replayed_steps_;
     return;
   }
   if (mode_ != Mode::Capture) return;
@@ -94,9 +118,17 @@ void StepGraphs::finish() {
   if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
   if (graph) cudaGraphDestroy(graph);
   if (e != cudaSuccess) {
-    // Something in the step cannot be captured: run it for real and stay eager from now on.
+    // Something in the step cannot be captured: run it for real, and run steps of this shape
+    // eagerly from now on (all steps, after several shapes failed).
     (void)cudaGetLastError();
-    disabled_ = true;
+    if (uncapturable_.empty())
+      std::fprintf(stderr,
+                   "hearth: a step could not be captured as a CUDA graph (%s); steps of "
+                   "its shape run without graphs\n",
+                   cudaGetErrorString(e));
+    uncapturable_.insert(key_);
+    if (uncapturable_.size() > kMaxMismatches)
+      switch_off(std::string("steps could not be captured: ") + cudaGetErrorString(e));
     for (auto& op : ops) op.run();
     return;
   }
@@ -105,6 +137,7 @@ void StepGraphs::finish() {
   g.ops = std::move(ops);
   g.exec = exec;
   HEARTH_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+  ++captured_steps_;
 }
 
 void StepGraphs::abandon() {
@@ -116,11 +149,13 @@ void StepGraphs::abandon() {
     for (auto& op : ops) op.run();
   } else if (mode_ == Mode::Replay) {
     mode_ = Mode::Eager;
+    replay_ = nullptr;
     auto it = graphs_.find(key_);
     Graph g = std::move(it->second);
     graphs_.erase(it);
     if (g.exec) cudaGraphExecDestroy(g.exec);
-    if (++mismatches_ > kMaxMismatches) disabled_ = true;
+    if (++diverged_steps_ > kMaxMismatches && diverged_steps_ * 4 > replayed_steps_)
+      switch_off(std::to_string(diverged_steps_) + " decode steps differed from their captures");
     for (size_t i = 0; i < pos_; ++i) g.ops[i].run();
   }
 }
