@@ -207,7 +207,7 @@ Weight CudaBackend::upload(const TensorView& t) {
           cuda::load_elem(t.dtype, static_cast<const uint8_t*>(t.data), w.cols, i);
     norm_f32 = t;
     norm_f32.dtype = w.dtype = DType::F32;
-    norm_f32.data = converted.data();
+    norm_f32.data = reinterpret_cast<const uint8_t*>(converted.data());
     norm_f32.nbytes = converted.size() * sizeof(float);
   }
   const TensorView& v = converted.empty() ? t : norm_f32;
