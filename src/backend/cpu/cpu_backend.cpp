@@ -40,19 +40,18 @@ Weight CpuBackend::upload(const TensorView& t) {
   w.rows = t.shape.size() >= 2 ? t.shape[0] : 1;
   w.cols = t.shape.back();
   w.data = t.data;
-  if (t.shape.size() == 1 && t.dtype != DType::F32) {
-    // A norm weight: converted once here, as the contract says, instead of in every rmsnorm.
-    owned_.emplace_back(this, static_cast<size_t>(w.cols) * sizeof(float));
-    quant::dequantize_row(t.dtype, t.data, owned_.back().f32(), w.cols);
-    w.dtype = DType::F32;
-    w.data = owned_.back().get();
-    return w;
-  }
   // safetensors does not promise aligned data; the kernels read whole elements, so a tensor at
   // an odd offset (rare: real checkpoints pad their header) is copied once to aligned memory.
   if (reinterpret_cast<uintptr_t>(t.data) % 4 != 0) {
     owned_.emplace_back(this, t.nbytes);
     std::memcpy(owned_.back().get(), t.data, t.nbytes);
+    w.data = owned_.back().get();
+  }
+  if (t.shape.size() == 1 && t.dtype != DType::F32) {
+    // A norm weight: converted once here, as the contract says, instead of in every rmsnorm.
+    owned_.emplace_back(this, static_cast<size_t>(w.cols) * sizeof(float));
+    quant::dequantize_row(t.dtype, w.data, owned_.back().f32(), w.cols);
+    w.dtype = DType::F32;
     w.data = owned_.back().get();
   }
   return w;
