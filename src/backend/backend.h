@@ -200,6 +200,9 @@ class DeviceBuffer {
 struct BackendOptions {
   std::string device = "cpu";
   int threads = 0;  // 0: all cores
+  // CPU: read the weights where the file is mapped instead of copying them into memory the
+  // process owns (for machines short of memory; the page cache's pages read slower).
+  bool mmap_weights = false;
 };
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts);

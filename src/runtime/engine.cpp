@@ -14,7 +14,7 @@ Engine::Engine(const std::string& model_path, const EngineOptions& opts)
 Engine::Engine(Checkpoint ck, const EngineOptions& opts) : ck_(std::move(ck)) {
   if (opts.threads < 0) throw Error("--threads", "must be >= 0");
   context_ = engine_context(ck_.config, opts);
-  backend_ = make_backend({opts.device, opts.threads});
+  backend_ = make_backend({opts.device, opts.threads, opts.mmap_weights});
   model_ = std::make_unique<LlamaModel>(ck_, *backend_, opts.max_batch_tokens);
   int blocks = opts.kv_blocks > 0 ? opts.kv_blocks : blocks_for_context(context_, opts.block_size);
   cache_ =

@@ -22,13 +22,15 @@ struct EngineOptions {
   int max_batch_tokens = 256;
   int kv_blocks = 0;  // 0: enough for one sequence of `context` tokens
   int block_size = 16;
-  // The KV cache's element type: "f32" (the reference's precision), or "f16" (half the memory
-  // and half the bytes attention reads, as llama.cpp's default; devA's logits then move by up
-  // to ~3e-3 from the float32 reference instead of ~1e-5). f16 is CPU-only for now.
+  // The KV cache's element type: "f32" (the reference's precision), "f16" (half the memory and
+  // half the bytes attention reads, as llama.cpp's default; devA's logits then move by up to
+  // ~3e-3 from the float32 reference instead of ~1e-5) or "bf16" (CUDA only).
   std::string kv_type = "f32";
+  // CPU: weights read from the file mapping instead of copied (BackendOptions::mmap_weights).
+  bool mmap_weights = false;
 };
 
-// The KV element type `o` asks for; throws hearth::Error on a name that is not f32 or f16.
+// The KV element type `o` asks for; throws hearth::Error on a name that is not f32, f16 or bf16.
 DType kv_dtype(const EngineOptions& o);
 
 // The context a model gets when none is asked for: its maximum, at most 4096 tokens.

@@ -48,6 +48,15 @@ TEST(CoreCli, LogitsLastPositionOnlyByDefault) {
   EXPECT_EQ(j["logits"][0].size(), 128256u);
 }
 
+// --mmap reads the weights from the file mapping instead of copying them: the same output.
+TEST(CoreCli, MmapFlagGivesTheSameLogits) {
+  const std::string cmd = "logits " + kData + "/devB/devB-bf16.gguf --tokens 128000,791,3938";
+  auto copied = run_command(hearth_cmd(cmd)), mapped = run_command(hearth_cmd(cmd + " --mmap"));
+  ASSERT_EQ(copied.exit_code, 0) << copied.err;
+  ASSERT_EQ(mapped.exit_code, 0) << mapped.err;
+  EXPECT_EQ(copied.out, mapped.out);
+}
+
 TEST(CoreCli, RunGreedyMatchesReference) {
   auto ref = nlohmann::json::parse(slurp(kData + "/devA/reference.json"));
   auto ids = ref["prompts"]["p12"].get<std::vector<int>>();

@@ -1,6 +1,7 @@
 // hearth bench MODEL [-p 512[,...]] [-n 128[,...]] [-b SEQS] [-t N] [-r REPS] [--json]:
 // llama-bench-style figures; each listed prompt and generation length is its own test.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -20,7 +21,7 @@ struct BenchCliOpts {
   int reps = 5, threads = 0, batch = 0, ubatch = 0;
   std::string device = "cpu";
   std::string kv_type = "f32";
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, mmap = false;
 };
 
 int run_bench_cmd(const BenchCliOpts& o) {
@@ -35,6 +36,7 @@ int run_bench_cmd(const BenchCliOpts& o) {
   eo.device = o.device;
   eo.threads = o.threads;
   eo.kv_type = o.kv_type;
+  eo.mmap_weights = o.mmap;
   eo.context = std::max(16, max_prompt + max_gen + 1);
   // As llama-bench's default ubatch: prompts go through in pieces of at most 512 tokens unless
   // --ubatch says otherwise.
@@ -45,7 +47,10 @@ int run_bench_cmd(const BenchCliOpts& o) {
     const int per_seq = (max_gen + 1 + eo.block_size - 1) / eo.block_size;
     eo.kv_blocks = (eo.context + eo.block_size - 1) / eo.block_size + o.batch * per_seq;
   }
+  const auto load_start = std::chrono::steady_clock::now();
   Engine engine(o.model, eo);
+  const double load_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const int threads = o.threads > 0 ? o.threads : default_thread_count();
   const bool show = !o.quiet && !o.json && stdout_is_tty();
   BenchOptions bo;
@@ -93,6 +98,8 @@ int run_bench_cmd(const BenchCliOpts& o) {
     j["device_name"] = engine.backend().device_name();
     j["ubatch"] = eo.max_batch_tokens;
     j["kv_type"] = o.kv_type;
+    j["weights"] = o.mmap ? "file mapping" : "copied";
+    j["load_s"] = load_s;
     j["read_bandwidth_gbs"] = bw;
     j["bandwidth_source"] = device_bw ? "device_copy" : "host_read";
     j["bytes_per_token"] = bpt;
@@ -122,7 +129,8 @@ int run_bench_cmd(const BenchCliOpts& o) {
   std::printf("%s bandwidth %.1f GB/s, %.0f MB read per token: tg limit %.1f t/s", bw_kind, bw,
               bpt / 1e6, bw * 1e9 / bpt);
   if (gen > 0) std::printf(", reached %.0f%% in tg%d", tg_fraction * 100, gen);
-  std::printf("\n");
+  std::printf("\nloaded in %.2f s (weights %s)\n", load_s,
+              o.mmap ? "read from the file mapping" : "copied into memory");
   return 0;
 }
 
@@ -151,6 +159,8 @@ RegisterCommand reg(
                      "Most prompt tokens in one forward step (default 512, as llama-bench)")
           ->check(CLI::Range(1, 65536));
       app.add_option("--device", o->device, "cpu, cuda or auto")->capture_default_str();
+      app.add_flag("--mmap", o->mmap,
+                   "CPU: read the weights from the file mapping instead of copying them");
       app.add_option("--kv-type", o->kv_type, "KV cache element type: f32, f16 or bf16")
           ->capture_default_str();
       app.add_flag("--json", o->json, "Print one JSON object");

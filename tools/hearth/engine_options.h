@@ -15,8 +15,11 @@ inline void add_engine_options(CLI::App& app, EngineOptions& o) {
       ->capture_default_str()
       ->check(CLI::Range(1, 65536));
   app.add_option("--kv-type", o.kv_type,
-                 "KV cache element type: f32 or f16 (half the memory; CPU only)")
+                 "KV cache element type: f32, f16 (half the memory) or bf16 (CUDA only)")
       ->capture_default_str();
+  app.add_flag("--mmap", o.mmap_weights,
+               "CPU: read the weights from the file mapping instead of copying them into memory "
+               "(less memory, slower decoding)");
 }
 
 }  // namespace hearth::cli

@@ -1,18 +1,20 @@
 #pragma once
-// The CPU implementation of the backend contract. Weights stay in the mapped file; activations
-// and the KV cache are ordinary aligned host memory; kernels split rows across a thread pool.
+// The CPU implementation of the backend contract. Weights are copied into memory the process owns
+// (huge pages requested), or, with mmap_weights, read where the file is mapped; activations and
+// the KV cache are ordinary aligned host memory; kernels split rows across a thread pool.
 #include <deque>
 #include <memory>
 #include <vector>
 
 #include "backend/backend.h"
 #include "util/thread_pool.h"
+#include "util/weight_arena.h"
 
 namespace hearth {
 
 class CpuBackend : public Backend {
  public:
-  explicit CpuBackend(int threads);
+  explicit CpuBackend(int threads, bool mmap_weights = false);
   std::string name() const override { return "cpu"; }
   bool supports(DType t) const override;
   bool supports_kv(DType t) const override { return t == DType::F32 || t == DType::F16; }
@@ -49,7 +51,9 @@ class CpuBackend : public Backend {
   RopeLayout rope_layout_ = RopeLayout::Halves;
   const BatchInputs* batch_ = nullptr;  // the caller's, alive until the step's results are read
   std::vector<float> cos_, sin_;        // [n_tokens, head_dim / 2] for the current batch
-  std::deque<DeviceBuffer> owned_;      // weights copied because the file left them misaligned
+  bool mmap_weights_;
+  WeightArena arena_;               // the weights' copies (unless mmap_weights)
+  std::deque<DeviceBuffer> owned_;  // with mmap_weights: weights the file left misaligned; norms
   // Quantized activations, GEMM workspace and panels; grows only.
   std::vector<uint8_t> act_scratch_;
 };
