@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "support/run_command.h"
@@ -38,6 +39,38 @@ TEST(BenchCli, JsonListsEveryRequestedTestInOrder) {
   EXPECT_EQ(jh["kv_type"], "f16");
   EXPECT_EQ(jh["results"][0]["test"], "tg4");
   EXPECT_LT(jh["bytes_per_token"].get<double>(), j["bytes_per_token"].get<double>());
+}
+
+// --cost turns each measured speed into $ per million tokens at the machine's hourly price.
+TEST(BenchCli, CostPerMillionTokensFollowsTheMeasuredSpeeds) {
+  auto r = run_command(hearth_cmd("bench " + kDevB +
+                                  " -p 8 -n 4 -r 1 -t 1 --json --cost --price-per-hour 0.9"
+                                  " --watts 300 --price-per-kwh 0.2"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const auto& c = j["cost"];
+  EXPECT_DOUBLE_EQ(c["hourly"].get<double>(), 0.96);  // $0.90 + 0.3 kWh at $0.20
+  for (auto& t : j["results"]) {
+    const double want = 0.96 / (t["tokens_per_s"].get<double>() * 3600.0) * 1e6;
+    EXPECT_NEAR(c["per_million_tokens"][t["test"].get<std::string>()].get<double>(), want,
+                want * 1e-12)
+        << t["test"];
+  }
+  EXPECT_EQ(c["reference_prices"].size(), 2u);
+  // The table can be the user's own.
+  const std::string prices = ::testing::TempDir() + "bench_cli_prices.json";
+  std::ofstream(prices) << R"([{"name": "x", "input": 1, "output": 2}])";
+  auto u = run_command(hearth_cmd("bench " + kDevB +
+                                  " -p 0 -n 2 -r 1 -t 1 --cost --price-per-hour 1"
+                                  " --reference-prices " +
+                                  prices));
+  ASSERT_EQ(u.exit_code, 0) << u.err;
+  EXPECT_NE(u.out.find("x $1.00/$2.00"), std::string::npos) << u.out;
+  // A cost with no price is a usage mistake, said in one line.
+  auto e = run_command(hearth_cmd("bench " + kDevB + " -p 0 -n 2 --cost"));
+  EXPECT_EQ(e.exit_code, 1);
+  EXPECT_NE(e.err.find("--price-per-hour"), std::string::npos) << e.err;
+  EXPECT_EQ(std::count(e.err.begin(), e.err.end(), '\n'), 1) << e.err;
 }
 
 TEST(BenchCli, BadArgumentsGiveOneLineErrors) {

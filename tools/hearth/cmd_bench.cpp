@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "runtime/bench.h"
+#include "runtime/cost.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 
@@ -22,6 +23,9 @@ struct BenchCliOpts {
   std::string device = "cpu";
   std::string kv_type = "f32";
   bool json = false, quiet = false, mmap = false;
+  bool cost = false;
+  CostInputs price;
+  std::string reference_prices;
 };
 
 int run_bench_cmd(const BenchCliOpts& o) {
@@ -30,6 +34,15 @@ int run_bench_cmd(const BenchCliOpts& o) {
   for (int v : o.gens)
     if (v < 0) throw Error("-n", "must be >= 0, got " + std::to_string(v));
   if (o.reps < 1) throw Error("-r", "must be >= 1");
+  if (o.cost && !(o.price.price_per_hour > 0))
+    throw Error("--cost", "needs --price-per-hour (the machine's $ per hour, > 0)");
+  if (o.price.watts < 0 || o.price.price_per_kwh < 0)
+    throw Error("--watts/--price-per-kwh", "must be >= 0");
+  if ((o.price.watts > 0) != (o.price.price_per_kwh > 0))
+    throw Error("--watts", "--watts and --price-per-kwh go together");
+  const std::vector<ReferencePrice> refs = o.reference_prices.empty()
+                                               ? default_reference_prices()
+                                               : load_reference_prices(o.reference_prices);
   const int max_prompt = *std::max_element(o.prompts.begin(), o.prompts.end());
   const int max_gen = *std::max_element(o.gens.begin(), o.gens.end());
   EngineOptions eo;
@@ -112,6 +125,21 @@ int run_bench_cmd(const BenchCliOpts& o) {
     j["attention_flops_per_token_per_key"] =
         4.0 * static_cast<double>(c.n_layers * c.n_heads * c.head_dim);
     if (auto tf = engine.backend().device_bf16_tflops()) j["device_bf16_tflops"] = *tf;
+    if (o.cost) {
+      nlohmann::ordered_json c;
+      c["price_per_hour"] = o.price.price_per_hour;
+      c["watts"] = o.price.watts;
+      c["price_per_kwh"] = o.price.price_per_kwh;
+      c["hourly"] = o.price.hourly();
+      c["per_million_tokens"] = nlohmann::ordered_json::object();
+      for (auto& s : stats)
+        c["per_million_tokens"][s.test] = cost_per_million(s.mean, o.price.hourly());
+      c["reference_prices"] = nlohmann::ordered_json::array();
+      for (auto& r : refs)
+        c["reference_prices"].push_back(
+            {{"name", r.name}, {"date", r.date}, {"input", r.input}, {"output", r.output}});
+      j["cost"] = c;
+    }
     if (auto g = engine.backend().graph_stats())
       j["graphs"] = {{"enabled", g->enabled},
                      {"captured", g->captured},
@@ -131,6 +159,22 @@ int run_bench_cmd(const BenchCliOpts& o) {
   if (gen > 0) std::printf(", reached %.0f%% in tg%d", tg_fraction * 100, gen);
   std::printf("\nloaded in %.2f s (weights %s)\n", load_s,
               o.mmap ? "read from the file mapping" : "copied into memory");
+  if (o.cost) {
+    std::printf("cost at $%.2f/h", o.price.price_per_hour);
+    if (o.price.watts > 0)
+      std::printf(" + %.0f W at $%.3f/kWh = $%.3f/h", o.price.watts, o.price.price_per_kwh,
+                  o.price.hourly());
+    std::printf(", $ per million tokens:");
+    for (auto& s : stats)
+      std::printf(" %s %s $%.4f", s.test.c_str(),
+                  s.test.rfind("pp", 0) == 0 ? "(input)" : "(output)",
+                  cost_per_million(s.mean, o.price.hourly()));
+    std::printf("\nreference API prices, $ per million input/output tokens:");
+    for (auto& r : refs)
+      std::printf(" %s%s%s%s $%.2f/$%.2f;", r.name.c_str(), r.date.empty() ? "" : " (",
+                  r.date.c_str(), r.date.empty() ? "" : ")", r.input, r.output);
+    std::printf("\n");
+  }
   return 0;
 }
 
@@ -164,6 +208,15 @@ RegisterCommand reg(
       app.add_option("--kv-type", o->kv_type, "KV cache element type: f32, f16 or bf16")
           ->capture_default_str();
       app.add_flag("--json", o->json, "Print one JSON object");
+      app.add_flag("--cost", o->cost,
+                   "Also give $ per million tokens of each test, at --price-per-hour");
+      app.add_option("--price-per-hour", o->price.price_per_hour,
+                     "The machine's price, $ per hour");
+      app.add_option("--watts", o->price.watts, "Its power draw under load (with --price-per-kwh)");
+      app.add_option("--price-per-kwh", o->price.price_per_kwh, "Electricity, $ per kWh");
+      app.add_option("--reference-prices", o->reference_prices,
+                     "JSON array of {name, date, input, output} API prices ($ per million tokens) "
+                     "to print beside the cost (default: list prices of July 2024)");
       app.add_flag("-q,--quiet", o->quiet, "No progress output");
       return [o] { return run_bench_cmd(*o); };
     });
