@@ -22,6 +22,9 @@ struct Weight {
   DType dtype = DType::F32;
   int64_t rows = 0, cols = 0;
   const void* data = nullptr;
+  // 0: data holds the rows as the file does. A backend that rearranges a weight at upload (into
+  // its kernels' layout) sets its own nonzero tag; then only that backend's kernels read data.
+  int layout = 0;
 };
 
 // One forward step's inputs, host side (runtime/batch_builder.h builds them). Token i belongs to

@@ -17,6 +17,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -256,6 +257,95 @@ TEST(GemmDispatch, KernelsFromAvx2UpAndErrorBeyondTheCpu) {
   }
   if (cpu::best_simd_level() < SimdLevel::kAvx512Vnni) {
     EXPECT_THROW(gemm_kernel(DType::Q4_0, SimdLevel::kAvx512Vnni), Error);
+  }
+}
+
+// Prepacked weights (built once at load) give exactly run()'s outputs, for one token as for many,
+// with the rows split between two callers as two threads would.
+std::vector<float> run_prepacked_kernel(const GemmKernel& g, const uint8_t* w, int64_t rows,
+                                        int64_t k, const float* x, int n) {
+  const size_t bytes = g.prepacked_bytes(rows, k);
+  Buffer packed = aligned_buffer(bytes);
+  std::memset(packed.get(), 0xA5, bytes);  // every byte the kernel reads must be written
+  const int64_t split = (rows / 2 + g.panel_rows - 1) / g.panel_rows * g.panel_rows;
+  g.prepack(w, rows, k, std::min(split, rows), rows, packed.get());
+  g.prepack(w, rows, k, 0, std::min(split, rows), packed.get());
+  Buffer act = aligned_buffer(g.act_bytes(k, n));
+  g.pack_act(x, k, n, 0, n, act.get());
+  std::vector<float> y(static_cast<size_t>(rows * n), std::nanf(""));
+  g.run_prepacked(packed.get(), rows, k, act.get(), n, 0, std::min(split, rows), y.data());
+  if (split < rows) g.run_prepacked(packed.get(), rows, k, act.get(), n, split, rows, y.data());
+  return y;
+}
+
+TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
+  int kernels = 0;
+  for (DType t : {DType::Q4_0, DType::Q8_0}) {
+    for (SimdLevel l : gemm_levels(t)) {
+      const GemmKernel& g = *gemm_kernel(t, l);
+      if (g.prepack == nullptr) continue;
+      ++kernels;
+      LevelGuard guard(l);
+      for (auto [rows, k] :
+           {std::pair<int64_t, int64_t>{53, 320}, {16, 1088}, {7, 64}, {40, 4160}}) {
+        ASSERT_TRUE(g.prepack_fits(rows, k));
+        // As many bytes as the file's rows (whole panels).
+        EXPECT_EQ(g.prepacked_bytes(rows, k),
+                  static_cast<size_t>((rows + g.panel_rows - 1) / g.panel_rows * g.panel_rows) *
+                      dtype_row_bytes(t, k));
+        std::mt19937 rng(static_cast<unsigned>(rows * 7 + k));
+        for (bool raw : {false, true}) {
+          const Buffer w = make_weights(t, rows, k, rng, raw);
+          for (int n : {1, 2, 3, 5, 8, 9, 17, 40}) {
+            const auto x = gaussian(static_cast<size_t>(n * k), rng, 1.0f);
+            const auto want = run_kernel(g, w.get(), rows, k, x.data(), n);
+            const auto got = run_prepacked_kernel(g, w.get(), rows, k, x.data(), n);
+            ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+                << g.name << " " << rows << "x" << k << " n=" << n << (raw ? " raw" : "");
+          }
+        }
+      }
+      EXPECT_FALSE(g.prepack_fits(16, 96)) << g.name << ": a block pair must not straddle k";
+    }
+  }
+  if (kernels == 0) GTEST_SKIP() << "no prepacked kernel at this CPU's SIMD levels (needs AVX2)";
+}
+
+// Through the backend: a Q4_0 matrix uploaded (prepacked) gives each token the same bits alone as
+// inside a batch, and stays within the reference bound; the token table keeps the file's rows.
+TEST(GemmPrepacked, BackendDecodesATokenAloneAsInABatch) {
+  const GemmKernel* g = gemm_kernel(DType::Q4_0);
+  if (g == nullptr || g->prepack == nullptr)
+    GTEST_SKIP() << "no prepacked Q4_0 kernel at this SIMD level";
+  std::mt19937 rng(5);
+  const int64_t rows = 83, k = 512;
+  const Buffer w = make_weights(DType::Q4_0, rows, k, rng, false);
+  TensorView tv;
+  tv.name = "blk.0.ffn_up.weight";
+  tv.dtype = DType::Q4_0;
+  tv.shape = {rows, k};
+  tv.data = w.get();
+  tv.nbytes = dtype_row_bytes(DType::Q4_0, k) * static_cast<size_t>(rows);
+  tv.file = "gemm_test";
+  CpuBackend be(2);
+  const Weight wt = be.upload(tv);
+  EXPECT_GE(wt.layout, CpuBackend::kLayoutGemmPanels);
+  tv.name = "token_embd.weight";
+  EXPECT_EQ(be.upload(tv).layout, 0);
+
+  const int n = 6;
+  const auto x = gaussian(static_cast<size_t>(n * k), rng, 1.0f);
+  std::vector<float> batch(static_cast<size_t>(rows * n));
+  be.matmul(wt, x.data(), n, batch.data());
+  const Reference ref = reference(DType::Q4_0, w.get(), rows, k, x.data(), n);
+  for (int t = 0; t < n; ++t) {
+    std::vector<float> alone(static_cast<size_t>(rows));
+    be.matmul(wt, x.data() + t * k, 1, alone.data());
+    EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + t * rows, alone.size() * sizeof(float)))
+        << "token " << t;
+    for (int64_t r = 0; r < rows; ++r)
+      ASSERT_LE(std::fabs(alone[static_cast<size_t>(r)] - ref.y[static_cast<size_t>(t * rows + r)]),
+                ref.bound[static_cast<size_t>(t * rows + r)]);
   }
 }
 

@@ -2,12 +2,14 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "backend/cpu/cpu_features.h"
+#include "backend/cpu/gemm/gemm.h"
 #include "backend/cpu/simd/elementwise.h"
 #include "quant/half.h"
 #include "quant/quantize.h"
@@ -59,7 +61,24 @@ Weight CpuBackend::upload(const TensorView& t) {
   w.rows = t.shape.size() >= 2 ? t.shape[0] : 1;
   w.cols = t.shape.back();
   w.data = t.data;
-  if (!mmap_weights_) {
+  const gemm::GemmKernel* g = t.shape.size() == 2 ? gemm::gemm_kernel(t.dtype) : nullptr;
+  // The token table is read by row (embed), so it keeps the file's layout.
+  if (!mmap_weights_ && g != nullptr && g->prepack != nullptr && t.name != "token_embd.weight" &&
+      g->prepack_fits(w.rows, w.cols)) {
+    // Into the GEMM kernel's panels, every thread packing a share of them.
+    auto* dst = static_cast<uint8_t*>(arena_.alloc(g->prepacked_bytes(w.rows, w.cols)));
+    const auto* src = static_cast<const uint8_t*>(t.data);
+    const size_t row_bytes = dtype_row_bytes(t.dtype, w.cols);
+    const size_t panel = static_cast<size_t>(g->panel_rows);
+    const size_t panels = (static_cast<size_t>(w.rows) + panel - 1) / panel;
+    pool_.parallel_for(panels, [&](size_t b, size_t e, int) {
+      const size_t r0 = b * panel, r1 = std::min(e * panel, static_cast<size_t>(w.rows));
+      prefault(src + r0 * row_bytes, (r1 - r0) * row_bytes);
+      g->prepack(src, w.rows, w.cols, static_cast<int64_t>(r0), static_cast<int64_t>(r1), dst);
+    });
+    w.data = dst;
+    w.layout = kLayoutGemmPanels + static_cast<int>(cpu::simd_level());
+  } else if (!mmap_weights_) {
     // Into memory the kernels own, every thread copying a share (faulting its pages in).
     auto* dst = static_cast<uint8_t*>(arena_.alloc(t.nbytes));
     const auto* src = static_cast<const uint8_t*>(t.data);
@@ -126,6 +145,7 @@ void CpuBackend::set_batch(const BatchInputs& batch) {
 }
 
 void CpuBackend::embed(const Weight& table, float* out) {
+  if (table.layout != 0) throw Error(table.name, "internal: the token table was rearranged");
   const int n = batch_->n_tokens();
   const size_t row_bytes = dtype_row_bytes(table.dtype, table.cols);
   for (int t = 0; t < n; ++t) {

@@ -41,6 +41,10 @@ class CpuBackend : public Backend {
 
   ThreadPool& pool() { return pool_; }
 
+  // Weight::layout of a matrix held as the prepacked panels (gemm.h) of the GEMM kernel of SIMD
+  // level L: kLayoutGemmPanels + L. Products keep using that kernel if the level changes later.
+  static constexpr int kLayoutGemmPanels = 0x100;
+
  private:
   // The prefill path: false when this weight type or token count has no GEMM kernel. Products of
   // one input share `packed_for` (the kernel whose packing the workspace holds) to pack it once.

@@ -1,4 +1,7 @@
-// Matrix products for every weight type. One token (decode) is memory-bound: activations are
+// Matrix products for every weight type. Weights prepacked at load (Q4_0, Q8_0 where the GEMM
+// kernel has the layout, gemm.h) take the GEMM kernels for every token count, one included: they
+// stream in the order the kernel reads them, and a token's outputs do not depend on its batch.
+// Otherwise one token (decode) is memory-bound: activations are
 // converted once to the format the weight type's dot kernel wants (Q8_0 / Q8_K blocks for
 // quantized weights, float32 for float weights), then each thread takes a contiguous range of
 // weight rows and dots each row with the token; matrices that read the same input (Q, K and V;
@@ -30,9 +33,15 @@ void CpuBackend::matmul(const Weight& w, const float* x, int n, float* y) {
 
 bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y,
                           const void** packed_for) {
-  if (n <= 1) return false;
-  const gemm::GemmKernel* g = gemm::gemm_kernel(w.dtype);
-  if (g == nullptr || n < g->min_tokens) return false;
+  const bool prepacked = w.layout >= kLayoutGemmPanels;
+  if (n <= 1 && !prepacked) return false;
+  const gemm::GemmKernel* g =
+      prepacked
+          ? gemm::gemm_kernel(w.dtype, static_cast<cpu::SimdLevel>(w.layout - kLayoutGemmPanels))
+          : gemm::gemm_kernel(w.dtype);
+  if (prepacked && (g == nullptr || g->run_prepacked == nullptr))
+    throw Error(w.name, "internal: prepacked weight without its kernel");
+  if (g == nullptr || (n < g->min_tokens && !prepacked)) return false;
   const int64_t rows = w.rows, cols = w.cols;
   const size_t act = align_up(g->act_bytes(cols, n));
   const size_t scratch = align_up(g->scratch_bytes(cols, n));
@@ -54,8 +63,12 @@ bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y,
   pool_.parallel_for(
       static_cast<size_t>(rows),
       [&](size_t r0, size_t r1, int thread) {
-        g->run(w.data, rows, cols, base, n, static_cast<int64_t>(r0), static_cast<int64_t>(r1), y,
-               base + act + scratch * static_cast<size_t>(thread));
+        if (prepacked)
+          g->run_prepacked(w.data, rows, cols, base, n, static_cast<int64_t>(r0),
+                           static_cast<int64_t>(r1), y);
+        else
+          g->run(w.data, rows, cols, base, n, static_cast<int64_t>(r0), static_cast<int64_t>(r1), y,
+                 base + act + scratch * static_cast<size_t>(thread));
       },
       static_cast<size_t>(g->panel_rows));
   return true;

@@ -1,8 +1,9 @@
 #pragma once
 // Matrix-matrix products for prompt processing: y[t * rows + r] = dot(W row r, x row t) for n > 1
-// tokens. Decode (one token) is memory-bound and stays on the vec_dot loop; a batch of tokens is
+// tokens (and for one token, where the weights were prepacked at load). A batch of tokens is
 // compute-bound, so these kernels keep a tile of weight rows x tokens in registers, unpack each
-// weight block once per tile and keep the activations of a tile in cache.
+// weight block once per tile and keep the activations of a tile in cache. Decode (one token) is
+// memory-bound: it stays on the vec_dot loop unless the weights are prepacked.
 //
 // A product takes three steps. The caller sizes one workspace (act_bytes) and one scratch area per
 // thread (scratch_bytes), both 64-byte aligned; pack_act converts the float activations into the
@@ -32,6 +33,20 @@ struct GemmKernel {
   // Rows [r0, r1) of y for all n tokens; w is the whole matrix (rows x k, row-major).
   void (*run)(const void* w, int64_t rows, int64_t k, const void* act, int n, int64_t r0,
               int64_t r1, float* y, void* scratch);
+
+  // Optional (nullptr where the type has none): the whole matrix rearranged once, at load, into
+  // the panels run() would otherwise build for every product, in as many bytes as the file's
+  // rows. Decoding then streams the weights in the order the kernel consumes them, and a batch of
+  // any size skips the packing; run_prepacked's sums are bit-identical to run()'s for every n
+  // (one token included), so a sequence decodes alike alone and in a batch.
+  bool (*prepack_fits)(int64_t rows, int64_t k);
+  size_t (*prepacked_bytes)(int64_t rows, int64_t k);
+  // Rows [r0, r1) (r0 a multiple of panel_rows) of w into their place in dst. Disjoint ranges may
+  // run concurrently.
+  void (*prepack)(const void* w, int64_t rows, int64_t k, int64_t r0, int64_t r1, void* dst);
+  // As run(), reading prepack's layout; needs no scratch.
+  void (*run_prepacked)(const void* packed, int64_t rows, int64_t k, const void* act, int n,
+                        int64_t r0, int64_t r1, float* y);
 };
 
 // The kernel for a weight type at a SIMD level, or nullptr where there is none (the caller falls

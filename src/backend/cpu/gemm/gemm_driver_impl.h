@@ -2,7 +2,8 @@
 // Included (deliberately without #pragma once) inside an anonymous namespace by each kernel file,
 // after it has defined HEARTH_GEMM_TARGET: the code is compiled once per target.
 //
-// Expects <immintrin.h>, <algorithm>, <array>, <cstring>, <utility> and gemm.h to be included.
+// Expects <immintrin.h>, <algorithm>, <array>, <cstring>, <type_traits>, <utility> and gemm.h to be
+// included.
 
 #ifndef HEARTH_GEMM_TARGET
 #error "define HEARTH_GEMM_TARGET before including gemm_driver_impl.h"
@@ -170,5 +171,105 @@ constexpr GemmKernel make_kernel(const char* name) {
                     &act_bytes_for<Tr>,
                     &Tr::pack_act,
                     &scratch_bytes_for<Tr>,
-                    &run_gemm<Tr>};
+                    &run_gemm<Tr>,
+                    nullptr,
+                    nullptr,
+                    nullptr,
+                    nullptr};
+}
+
+// ---- Prepacked weights -------------------------------------------------------------------------
+// Pk traits describe a whole-matrix layout built at load: panel p (rows 16p .. 16p + 15) is
+// units * kUnitBytes contiguous bytes, unit u holding k elements [u * kUnit, (u + 1) * kUnit) of
+// the 16 rows as the kernel reads them. Pk::Act is the run-time traits whose activation layout
+// (kTile, kActUnitBytes per Act::kUnit elements, pack_act) the tiles read.
+//   fits(rows, k)                      whether the layout exists for this shape
+//   pack_panel(w, row_bytes, nrows, units, dst)
+//   tile<C>(panel, act, nu, y, ldy, nrows, accumulate)   as Tr::tile, over prepacked units
+template <class Pk>
+bool prepack_fits_for(int64_t rows, int64_t k) {
+  return rows > 0 && k > 0 && k % Pk::kUnit == 0 && Pk::fits(rows, k);
+}
+
+template <class Pk>
+size_t prepacked_bytes_for(int64_t rows, int64_t k) {
+  const int64_t panels = (rows + Pk::kRows - 1) / Pk::kRows;
+  return static_cast<size_t>(panels * (k / Pk::kUnit)) * Pk::kUnitBytes;
+}
+
+template <class Pk>
+HEARTH_GEMM_TARGET void prepack_rows(const void* w, int64_t rows, int64_t k, int64_t r0, int64_t r1,
+                                     void* dst) {
+  const int64_t units = k / Pk::kUnit;
+  const size_t row_bytes = Pk::Act::row_bytes(k);
+  const size_t panel_bytes = static_cast<size_t>(units) * Pk::kUnitBytes;
+  for (int64_t r = r0; r < r1; r += Pk::kRows) {
+    const int nrows = static_cast<int>(std::min<int64_t>(Pk::kRows, rows - r));
+    Pk::pack_panel(static_cast<const uint8_t*>(w) + static_cast<size_t>(r) * row_bytes, row_bytes,
+                   nrows, units,
+                   static_cast<uint8_t*>(dst) + static_cast<size_t>(r / Pk::kRows) * panel_bytes);
+  }
+}
+
+template <class Pk, int C>
+HEARTH_GEMM_TARGET void pk_tile_entry(const uint8_t* panel, const uint8_t* act, int64_t nu,
+                                      float* y, int64_t ldy, int nrows, bool accumulate) {
+  Pk::template tile<C>(panel, act, nu, y, ldy, nrows, accumulate);
+}
+
+template <class Pk, size_t... I>
+constexpr std::array<TileFn<Pk>, sizeof...(I)> make_pk_tiles(std::index_sequence<I...>) {
+  return {&pk_tile_entry<Pk, static_cast<int>(I) + 1>...};
+}
+
+template <class Pk>
+HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t k, const void* act,
+                                      int n, int64_t r0, int64_t r1, float* y) {
+  using Act = typename Pk::Act;
+  static_assert(Pk::kUnit % Act::kUnit == 0);
+  static constexpr int64_t kActPerUnit = Pk::kUnit / Act::kUnit;
+  static constexpr auto kTiles = make_pk_tiles<Pk>(std::make_index_sequence<Act::kTile>{});
+  const int64_t units = k / Pk::kUnit;
+  const size_t panel_bytes = static_cast<size_t>(units) * Pk::kUnitBytes;
+  const int groups = (n + Act::kTile - 1) / Act::kTile;
+  // The k chunks of run() (the AVX2 tiles add each chunk's sum to y, so the chunking is part of
+  // the result); several token groups each walk one L2-sized piece of a panel.
+  static_assert(Pk::kChunkUnits * Pk::kUnit == Act::kChunkUnits * Act::kUnit);
+  const int64_t chunk_units = std::min<int64_t>(units, Pk::kChunkUnits);
+  const size_t act_unit_bytes = static_cast<size_t>(kActPerUnit) * Act::kActUnitBytes;
+  const int chunk_groups = static_cast<int>(std::clamp<int64_t>(
+      static_cast<int64_t>(kActChunkBytes / (static_cast<size_t>(chunk_units) * act_unit_bytes)), 1,
+      groups));
+  const auto* ab = static_cast<const uint8_t*>(act);
+  const auto* pb = static_cast<const uint8_t*>(packed);
+  for (int g0 = 0; g0 < groups; g0 += chunk_groups) {
+    const int g1 = std::min(groups, g0 + chunk_groups);
+    for (int64_t r = r0; r < r1; r += Pk::kRows) {
+      const int nrows = static_cast<int>(std::min<int64_t>(Pk::kRows, r1 - r));
+      const uint8_t* panel = pb + static_cast<size_t>(r / Pk::kRows) * panel_bytes;
+      for (int64_t u0 = 0; u0 < units; u0 += chunk_units) {
+        const int64_t nu = std::min<int64_t>(chunk_units, units - u0);
+        for (int g = g0; g < g1; ++g) {
+          const int t = g * Act::kTile;
+          const int c = std::min(Act::kTile, n - t);
+          const uint8_t* a =
+              ab + static_cast<size_t>(static_cast<int64_t>(g) * units + u0) * act_unit_bytes;
+          kTiles[static_cast<size_t>(c - 1)](panel + static_cast<size_t>(u0) * Pk::kUnitBytes, a,
+                                             nu, y + static_cast<int64_t>(t) * rows + r, rows,
+                                             nrows, u0 > 0);
+        }
+      }
+    }
+  }
+}
+
+template <class Tr, class Pk>
+constexpr GemmKernel make_kernel_prepacked(const char* name) {
+  static_assert(std::is_same_v<typename Pk::Act, Tr> && Pk::kRows == Tr::kRows);
+  GemmKernel g = make_kernel<Tr>(name);
+  g.prepack_fits = &prepack_fits_for<Pk>;
+  g.prepacked_bytes = &prepacked_bytes_for<Pk>;
+  g.prepack = &prepack_rows<Pk>;
+  g.run_prepacked = &run_prepacked<Pk>;
+  return g;
 }
