@@ -39,15 +39,22 @@ std::vector<int32_t> random_tokens(int n, int64_t vocab, uint32_t seed) {
 }
 
 // Steps ask for the argmax id, as greedy generation does.
-double time_pp(Engine& e, const std::vector<int32_t>& prompt) {
+// The context a test starts from: `depth` tokens fed untimed.
+void fill_depth(Session& s, int depth, int64_t vocab) {
+  if (depth > 0) s.step(random_tokens(depth, vocab, 3), RowOutput::None);
+}
+
+double time_pp(Engine& e, const std::vector<int32_t>& prompt, int depth) {
   Session s(e.model(), e.cache(), e.context());
+  fill_depth(s, depth, e.config().vocab_size);
   auto t0 = Clock::now();
   s.step(prompt, RowOutput::Argmax);
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double time_tg(Engine& e, int n, int64_t vocab) {
+double time_tg(Engine& e, int n, int64_t vocab, int depth) {
   Session s(e.model(), e.cache(), e.context());
+  fill_depth(s, depth, vocab);
   auto toks = random_tokens(n, vocab, 7);
   auto t0 = Clock::now();
   for (int i = 0; i < n; ++i)
@@ -98,24 +105,25 @@ std::vector<BenchStat> run_bench(Engine& e, const BenchOptions& o) {
   auto note = [&](const std::string& s) {
     if (o.on_progress) o.on_progress(s);
   };
+  const std::string at = o.depth > 0 ? "@d" + std::to_string(o.depth) : "";
   if (o.prompt > 0) {
     auto prompt = random_tokens(o.prompt, V, 1);
-    time_pp(e, std::vector<int32_t>(prompt.begin(), prompt.begin() + std::min(o.prompt, 16)));
+    time_pp(e, std::vector<int32_t>(prompt.begin(), prompt.begin() + std::min(o.prompt, 16)), 0);
     std::vector<double> samples;
     for (int r = 0; r < o.reps; ++r) {
-      samples.push_back(o.prompt / time_pp(e, prompt));
-      note("pp" + std::to_string(o.prompt) + " rep " + std::to_string(r + 1));
+      samples.push_back(o.prompt / time_pp(e, prompt, o.depth));
+      note("pp" + std::to_string(o.prompt) + at + " rep " + std::to_string(r + 1));
     }
-    out.push_back(summarize("pp" + std::to_string(o.prompt), samples));
+    out.push_back(summarize("pp" + std::to_string(o.prompt) + at, samples));
   }
   if (o.gen > 0) {
-    time_tg(e, std::min(o.gen, 4), V);
+    time_tg(e, std::min(o.gen, 4), V, 0);
     std::vector<double> samples;
     for (int r = 0; r < o.reps; ++r) {
-      samples.push_back(o.gen / time_tg(e, o.gen, V));
-      note("tg" + std::to_string(o.gen) + " rep " + std::to_string(r + 1));
+      samples.push_back(o.gen / time_tg(e, o.gen, V, o.depth));
+      note("tg" + std::to_string(o.gen) + at + " rep " + std::to_string(r + 1));
     }
-    out.push_back(summarize("tg" + std::to_string(o.gen), samples));
+    out.push_back(summarize("tg" + std::to_string(o.gen) + at, samples));
   }
   if (o.gen > 0 && o.batch > 0) {
     const std::string name = "tg" + std::to_string(o.gen) + "_b" + std::to_string(o.batch);

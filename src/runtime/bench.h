@@ -24,6 +24,10 @@ struct BenchOptions {
   // step (aggregate tokens/s, test name "tg<gen>_b<batch>"). The engine needs batch * (gen + 1)
   // tokens of KV blocks besides one sequence's context, and max_batch_tokens >= batch.
   int batch = 0;
+  // > 0: pp and tg run after this many tokens are already in the sequence's cache (llama-bench's
+  // -d), so they measure attention over a long context; test names gain "@d<depth>". The engine
+  // needs a context of depth + prompt (or gen) + 1.
+  int depth = 0;
   std::function<void(const std::string&)> on_progress;  // a line per finished repetition
 };
 

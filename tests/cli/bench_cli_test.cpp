@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "support/run_command.h"
@@ -41,6 +42,27 @@ TEST(BenchCli, JsonListsEveryRequestedTestInOrder) {
   EXPECT_LT(jh["bytes_per_token"].get<double>(), j["bytes_per_token"].get<double>());
 }
 
+// -d runs every test again after that many tokens are in the context, as llama-bench's -d, and
+// the names say the depth. (Speeds are not compared: on devB the context is a sliver of the bytes
+// a step reads, so the difference is within the machine's noise.)
+TEST(BenchCli, DepthRunsEachTestAfterThatManyContextTokens) {
+  auto r = run_command(
+      hearth_cmd("bench " + kDevB + " -p 8 -n 8 -d 0,900 -r 1 -t 1 --kv-type f16 --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  std::vector<std::string> tests;
+  std::map<std::string, double> speed;
+  for (auto& t : j["results"]) {
+    tests.push_back(t["test"]);
+    speed[t["test"]] = t["tokens_per_s"].get<double>();
+  }
+  EXPECT_EQ(tests, (std::vector<std::string>{"pp8", "tg8", "pp8@d900", "tg8@d900"}));
+  EXPECT_GT(speed["tg8@d900"], 0.0);
+  EXPECT_GT(speed["pp8@d900"], 0.0);
+  // The engine's context was sized for the depth: a step past it would have failed the run.
+  EXPECT_EQ(j["results"].size(), 4u);
+}
+
 // --cost turns each measured speed into $ per million tokens at the machine's hourly price.
 TEST(BenchCli, CostPerMillionTokensFollowsTheMeasuredSpeeds) {
   auto r = run_command(hearth_cmd("bench " + kDevB +
@@ -74,7 +96,7 @@ TEST(BenchCli, CostPerMillionTokensFollowsTheMeasuredSpeeds) {
 }
 
 TEST(BenchCli, BadArgumentsGiveOneLineErrors) {
-  for (const char* args : {" -p -1", " -n 4,-2", " -r 0"}) {
+  for (const char* args : {" -p -1", " -n 4,-2", " -r 0", " -d 0,-5"}) {
     auto r = run_command(hearth_cmd("bench " + kDevB + args));
     EXPECT_EQ(r.exit_code, 1) << args;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -20,6 +20,7 @@ struct BenchCliOpts {
   std::string model;
   std::vector<int> prompts{512}, gens{128};
   int reps = 5, threads = 0, batch = 0, ubatch = 0;
+  std::vector<int> depths{0};
   std::string device = "cpu";
   std::string kv_type = "f32";
   bool json = false, quiet = false, mmap = false;
@@ -34,6 +35,9 @@ int run_bench_cmd(const BenchCliOpts& o) {
   for (int v : o.gens)
     if (v < 0) throw Error("-n", "must be >= 0, got " + std::to_string(v));
   if (o.reps < 1) throw Error("-r", "must be >= 1");
+  for (int v : o.depths)
+    if (v < 0) throw Error("-d", "must be >= 0, got " + std::to_string(v));
+  const int max_depth = *std::max_element(o.depths.begin(), o.depths.end());
   if (o.cost && !(o.price.price_per_hour > 0))
     throw Error("--cost", "needs --price-per-hour (the machine's $ per hour, > 0)");
   if (o.price.watts < 0 || o.price.price_per_kwh < 0)
@@ -50,7 +54,7 @@ int run_bench_cmd(const BenchCliOpts& o) {
   eo.threads = o.threads;
   eo.kv_type = o.kv_type;
   eo.mmap_weights = o.mmap;
-  eo.context = std::max(16, max_prompt + max_gen + 1);
+  eo.context = std::max(16, max_depth + std::max(max_prompt, max_gen) + 1);
   // As llama-bench's default ubatch: prompts go through in pieces of at most 512 tokens unless
   // --ubatch says otherwise.
   const int ubatch = o.ubatch > 0 ? o.ubatch : 512;
@@ -74,16 +78,19 @@ int run_bench_cmd(const BenchCliOpts& o) {
     };
   // As llama-bench: each prompt length alone, then each generation length alone.
   std::vector<BenchStat> stats;
-  auto run = [&](int prompt, int gen, int batch) {
+  auto run = [&](int prompt, int gen, int batch, int depth) {
     bo.prompt = prompt;
     bo.gen = gen;
     bo.batch = batch;
+    bo.depth = depth;
     for (auto& s : run_bench(engine, bo)) stats.push_back(std::move(s));
   };
-  for (int p : o.prompts)
-    if (p > 0) run(p, 0, 0);
-  for (size_t i = 0; i < o.gens.size(); ++i)
-    if (o.gens[i] > 0) run(0, o.gens[i], i == 0 ? o.batch : 0);
+  for (int d : o.depths) {
+    for (int p : o.prompts)
+      if (p > 0) run(p, 0, 0, d);
+    for (size_t i = 0; i < o.gens.size(); ++i)
+      if (o.gens[i] > 0) run(0, o.gens[i], i == 0 && d == o.depths.front() ? o.batch : 0, d);
+  }
   if (show) std::fprintf(stderr, "\r%-30s\r", "");
   // A GPU's decode limit is its own memory's bandwidth; the CPU's is the host's read bandwidth.
   const std::optional<double> device_bw = engine.backend().device_bandwidth_gbs();
@@ -194,6 +201,11 @@ RegisterCommand reg(
           ->delimiter(',')
           ->capture_default_str();
       app.add_option("-r,--reps", o->reps, "Repetitions")->capture_default_str();
+      app.add_option("-d,--depth", o->depths,
+                     "Tokens already in the context before each test, a comma-separated list "
+                     "(as llama-bench's -d; tests are named pp512@d4096)")
+          ->delimiter(',')
+          ->capture_default_str();
       app.add_option("-b,--batch-decode", o->batch,
                      "Also time this many sequences decoding together (0: off)")
           ->capture_default_str()

@@ -17,7 +17,9 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
   const int hq = shape.n_heads, hkv = shape.n_kv_heads, hd = shape.head_dim;
   const int group = hq / hkv;
   const size_t kv_dim = static_cast<size_t>(hkv) * hd;
-  const bool vector = hd % 16 == 0 && cpu::simd_level() >= cpu::SimdLevel::kAvx512;
+  const cpu::SimdLevel level = cpu::simd_level();
+  const bool avx512 = hd % 16 == 0 && level >= cpu::SimdLevel::kAvx512;
+  const bool avx2 = !avx512 && hd % 8 == 0 && level >= cpu::SimdLevel::kAvx2;
   // A chunk's output rows (tokens x group x head_dim floats) stay within 16 KiB of L1.
   const int chunk_tokens = std::max(1, 4096 / (group * hd));
 
@@ -60,8 +62,10 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
       c.table = batch_->block_tables.data() + batch_->table_offset[batch_->seq[tk.t0]];
       c.block_size = batch_->block_size;
       c.scale = shape.scale;
-      if (vector)
+      if (avx512)
         cpu::attend_chunk_avx512(c, scratch);
+      else if (avx2)
+        cpu::attend_chunk_avx2(c, scratch);
       else
         cpu::attend_chunk_scalar(c, scratch);
     }

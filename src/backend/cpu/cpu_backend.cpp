@@ -197,13 +197,16 @@ void CpuBackend::rope(float* x, int n, int n_heads, int head_dim) {
 }
 
 void CpuBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int n, int kv_dim) {
-  const bool vector = cpu::simd_level() >= cpu::SimdLevel::kAvx512;
+  const cpu::SimdLevel level = cpu::simd_level();
   auto store = [&](void* cache, const float* src, size_t slot) {
     if (kv.dtype == DType::F32)
       return (void)std::memcpy(static_cast<float*>(cache) + slot * kv_dim, src,
                                sizeof(float) * kv_dim);
     uint16_t* dst = static_cast<uint16_t*>(cache) + slot * kv_dim;
-    if (vector) return cpu::simd::f32_to_f16_avx512(src, dst, static_cast<size_t>(kv_dim));
+    if (level >= cpu::SimdLevel::kAvx512)
+      return cpu::simd::f32_to_f16_avx512(src, dst, static_cast<size_t>(kv_dim));
+    if (level >= cpu::SimdLevel::kAvx2)
+      return cpu::simd::f32_to_f16_avx2(src, dst, static_cast<size_t>(kv_dim));
     for (int i = 0; i < kv_dim; ++i) dst[i] = f32_to_f16(src[i]);
   };
   for (int t = 0; t < n; ++t) {
@@ -214,12 +217,15 @@ void CpuBackend::kv_store(const KvLayer& kv, const float* k, const float* v, int
 }
 
 void CpuBackend::swiglu(const float* gate, const float* up, size_t count, float* out) {
-  const bool vector = cpu::simd_level() >= cpu::SimdLevel::kAvx512;
+  const cpu::SimdLevel level = cpu::simd_level();
   // 4096-float pieces: large enough that a thread's share outweighs waking it.
   pool_.parallel_for(
       count,
       [&](size_t b, size_t e, int) {
-        if (vector) return cpu::simd::swiglu_avx512(gate + b, up + b, e - b, out + b);
+        if (level >= cpu::SimdLevel::kAvx512)
+          return cpu::simd::swiglu_avx512(gate + b, up + b, e - b, out + b);
+        if (level >= cpu::SimdLevel::kAvx2)
+          return cpu::simd::swiglu_avx2(gate + b, up + b, e - b, out + b);
         for (size_t i = b; i < e; ++i) {
           float g = gate[i];
           out[i] = g / (1.0f + std::exp(-g)) * up[i];

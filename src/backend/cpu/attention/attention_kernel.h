@@ -37,5 +37,7 @@ struct AttnChunk {
 void attend_chunk_scalar(const AttnChunk& c, std::vector<float>& scratch);
 // AVX-512 F: 16 keys at a time with online softmax. Needs head_dim % 16 == 0.
 void attend_chunk_avx512(const AttnChunk& c, std::vector<float>& scratch);
+// AVX2 + FMA + F16C: 8 keys at a time, the same scheme. Needs head_dim % 8 == 0.
+void attend_chunk_avx2(const AttnChunk& c, std::vector<float>& scratch);
 
 }  // namespace hearth::cpu

@@ -1,0 +1,196 @@
+// Attention for one chunk with AVX2 + FMA + F16C, 8 keys at a time: the AVX-512 kernel's scheme
+// (keys transposed once per step and shared by every query row, online softmax) at half the
+// width, with 16 output floats per row and pass so the accumulators fit AVX2's 16 registers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/attention/attention_kernel.h"
+#include "backend/cpu/simd/exp_avx2.h"
+
+#define HEARTH_ATTN_TARGET __attribute__((target("avx2,fma,f16c")))
+
+namespace hearth::cpu {
+namespace {
+
+constexpr int kKeys = 8;  // keys per step: one ymm of scores
+constexpr int kRows = 4;  // query rows whose scores and outputs live in registers together
+
+// r[i] holds row i; afterwards r[j] holds column j.
+HEARTH_ATTN_TARGET inline void transpose8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int h = 0; h < 2; ++h) {
+    t[4 * h + 0] = _mm256_unpacklo_ps(r[4 * h], r[4 * h + 1]);
+    t[4 * h + 1] = _mm256_unpackhi_ps(r[4 * h], r[4 * h + 1]);
+    t[4 * h + 2] = _mm256_unpacklo_ps(r[4 * h + 2], r[4 * h + 3]);
+    t[4 * h + 3] = _mm256_unpackhi_ps(r[4 * h + 2], r[4 * h + 3]);
+    u[4 * h + 0] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+    u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+    u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+    u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+  }
+  // u[4h + e], 128-bit lane L: rows 4h .. 4h + 3 of column 4L + e.
+  for (int e = 0; e < 4; ++e) {
+    r[e] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x20);
+    r[e + 4] = _mm256_permute2f128_ps(u[e], u[4 + e], 0x31);
+  }
+}
+
+// 8 cache elements from `row` + d, as floats.
+HEARTH_ATTN_TARGET inline __m256 load8(const void* row, bool f16, int d) {
+  if (f16)
+    return _mm256_cvtph_ps(
+        _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + d)));
+  return _mm256_loadu_ps(static_cast<const float*>(row) + d);
+}
+
+HEARTH_ATTN_TARGET inline float hmax8(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+HEARTH_ATTN_TARGET inline float hsum8(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// All-ones in lanes 0 .. valid - 1.
+HEARTH_ATTN_TARGET inline __m256 lanes_below(int valid) {
+  return _mm256_castsi256_ps(
+      _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+}
+
+}  // namespace
+
+HEARTH_ATTN_TARGET void attend_chunk_avx2(const AttnChunk& c, std::vector<float>& scratch) {
+  const int hd = c.head_dim;
+  const int rows = c.n_tok * c.group;
+  const int rows_pad = (rows + kRows - 1) / kRows * kRows;
+  // Scratch: o[rows_pad][hd], m[rows_pad], l[rows_pad], kt[hd][8], p[kRows][8], zero row.
+  const size_t need = static_cast<size_t>(rows_pad) * (hd + 2) + static_cast<size_t>(hd) * kKeys +
+                      kRows * kKeys + hd;
+  if (scratch.size() < need) scratch.resize(need);
+  float* o = scratch.data();
+  float* m = o + static_cast<size_t>(rows_pad) * hd;
+  float* l = m + rows_pad;
+  float* kt = l + rows_pad;
+  float* p = kt + static_cast<size_t>(hd) * kKeys;
+  float* zero = p + kRows * kKeys;
+  std::fill(o, o + static_cast<size_t>(rows_pad) * hd, 0.0f);
+  std::fill(m, m + rows_pad, -INFINITY);
+  std::fill(l, l + rows_pad, 0.0f);
+  std::fill(zero, zero + hd, 0.0f);
+
+  auto row_len = [&](int r) { return r < rows ? c.pos[r / c.group] + 1 : 0; };
+  auto q_row = [&](int r) {
+    return r < rows ? c.q + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * hd
+                    : zero;
+  };
+  int max_len = 0;
+  for (int i = 0; i < c.n_tok; ++i) max_len = std::max(max_len, c.pos[i] + 1);
+  const __m256 scale = _mm256_set1_ps(c.scale);
+
+  for (int j0 = 0; j0 < max_len; j0 += kKeys) {
+    const int nk = std::min(kKeys, max_len - j0);
+    const void* vrow[kKeys];
+    const void* krow[kKeys];
+    for (int i = 0; i < kKeys; ++i) {
+      const int j = j0 + std::min(i, nk - 1);  // past the end: any readable row, masked below
+      krow[i] = c.key(j);
+      vrow[i] = c.value(j);
+    }
+    // The next keys' cache rows (short runs at the slot's stride, which the hardware prefetchers
+    // do not follow well).
+    const int row_bytes = hd * static_cast<int>(c.elem_bytes());
+    for (int j = j0 + kKeys; j < std::min(j0 + 2 * kKeys, max_len); ++j) {
+      const char* kp = static_cast<const char*>(c.key(j));
+      const char* vp = static_cast<const char*>(c.value(j));
+      for (int b = 0; b < row_bytes; b += 64) {
+        _mm_prefetch(kp + b, _MM_HINT_T0);
+        _mm_prefetch(vp + b, _MM_HINT_T0);
+      }
+    }
+    for (int d0 = 0; d0 < hd; d0 += 8) {
+      __m256 t[8];
+      for (int i = 0; i < 8; ++i) t[i] = load8(krow[i], c.f16, d0);
+      transpose8(t);
+      for (int i = 0; i < 8; ++i) _mm256_storeu_ps(kt + static_cast<size_t>(d0 + i) * kKeys, t[i]);
+    }
+
+    for (int r0 = 0; r0 < rows_pad; r0 += kRows) {
+      int active = 0;
+      for (int x = 0; x < kRows; ++x) active += row_len(r0 + x) > j0;
+      if (active == 0) continue;
+      const float* qr[kRows];
+      for (int x = 0; x < kRows; ++x) qr[x] = q_row(r0 + x);
+      __m256 s[kRows];
+      for (int x = 0; x < kRows; ++x) s[x] = _mm256_setzero_ps();
+      for (int d = 0; d < hd; ++d) {
+        const __m256 kd = _mm256_loadu_ps(kt + static_cast<size_t>(d) * kKeys);
+        for (int x = 0; x < kRows; ++x)
+          s[x] = _mm256_fmadd_ps(_mm256_broadcast_ss(qr[x] + d), kd, s[x]);
+      }
+      float corr[kRows];
+      for (int x = 0; x < kRows; ++x) {
+        const int r = r0 + x;
+        const int valid = std::min(kKeys, row_len(r) - j0);
+        if (valid <= 0) {
+          corr[x] = 1.0f;
+          _mm256_storeu_ps(p + x * kKeys, _mm256_setzero_ps());
+          continue;
+        }
+        const __m256 mask = lanes_below(valid);
+        const __m256 sx =
+            _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(s[x], scale), mask);
+        const float m_new = std::max(m[r], hmax8(sx));
+        corr[x] = std::exp(m[r] - m_new);  // 0 on the first block (m = -inf)
+        const __m256 px = _mm256_and_ps(mask, simd::exp8(_mm256_sub_ps(sx, _mm256_set1_ps(m_new))));
+        l[r] = l[r] * corr[x] + hsum8(px);
+        m[r] = m_new;
+        _mm256_storeu_ps(p + x * kKeys, px);
+      }
+      // o[r] = o[r] * corr + sum_i p[r][i] * V[i], 16 output floats (2 ymm per row) per pass.
+      for (int d0 = 0; d0 < hd; d0 += 16) {
+        const int nv = std::min(2, (hd - d0) / 8);
+        __m256 acc[kRows][2];
+        for (int x = 0; x < kRows; ++x) {
+          const __m256 cx = _mm256_set1_ps(corr[x]);
+          float* orow = o + static_cast<size_t>(r0 + x) * hd + d0;
+          for (int v = 0; v < 2; ++v)
+            acc[x][v] =
+                v < nv ? _mm256_mul_ps(_mm256_loadu_ps(orow + 8 * v), cx) : _mm256_setzero_ps();
+        }
+        for (int i = 0; i < nk; ++i) {
+          __m256 vv[2];
+          for (int v = 0; v < 2; ++v)
+            vv[v] = v < nv ? load8(vrow[i], c.f16, d0 + 8 * v) : _mm256_setzero_ps();
+          for (int x = 0; x < kRows; ++x) {
+            const __m256 px = _mm256_broadcast_ss(p + x * kKeys + i);
+            for (int v = 0; v < 2; ++v) acc[x][v] = _mm256_fmadd_ps(px, vv[v], acc[x][v]);
+          }
+        }
+        for (int x = 0; x < kRows; ++x) {
+          float* orow = o + static_cast<size_t>(r0 + x) * hd + d0;
+          for (int v = 0; v < nv; ++v) _mm256_storeu_ps(orow + 8 * v, acc[x][v]);
+        }
+      }
+    }
+  }
+
+  for (int r = 0; r < rows; ++r) {
+    const __m256 inv = _mm256_set1_ps(1.0f / l[r]);
+    float* dst = c.out + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * hd;
+    const float* src = o + static_cast<size_t>(r) * hd;
+    for (int d = 0; d < hd; d += 8)
+      _mm256_storeu_ps(dst + d, _mm256_mul_ps(_mm256_loadu_ps(src + d), inv));
+  }
+}
+
+}  // namespace hearth::cpu
