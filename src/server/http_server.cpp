@@ -106,7 +106,8 @@ HttpServer::~HttpServer() = default;
 
 bool HttpServer::authorized(const std::string& header, const std::string& x_api_key) const {
   if (opts_.api_key.empty()) return true;
-  if (!x_api_key.empty()) return constant_time_equal(x_api_key, opts_.api_key);  // Anthropic's
+  // Anthropic clients send x-api-key; OpenAI clients a bearer token. Either one may carry it.
+  if (!x_api_key.empty() && constant_time_equal(x_api_key, opts_.api_key)) return true;
   const std::string prefix = "Bearer ";
   if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0) return false;
   return constant_time_equal(header.substr(prefix.size()), opts_.api_key);

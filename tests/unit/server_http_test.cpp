@@ -373,6 +373,9 @@ TEST(ServerHttp, AnthropicAndResponsesRoutesAndAliases) {
   auto m = post(c, "/v1/messages", msg, 200, {{"x-api-key", kKey}});
   EXPECT_EQ(m["type"], "message");
   EXPECT_EQ(m["usage"]["output_tokens"].get<int>() <= 3, true);
+  // Either header may carry the key (a bearer token with a stale x-api-key still gets in).
+  post(c, "/v1/messages", msg, 200,
+       {{"x-api-key", "nope"}, {"Authorization", std::string("Bearer ") + kKey}});
   auto unauth = post(c, "/v1/messages", msg, 401, {{"x-api-key", "nope"}});
   EXPECT_EQ(unauth["type"], "error");
   EXPECT_EQ(unauth["error"]["type"], "authentication_error");
