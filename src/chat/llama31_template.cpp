@@ -29,10 +29,28 @@ std::string trimmed_content(const ojson& message) {
   return std::string(pyfmt::strip(pyfmt::str(*it)));
 }
 
-void append_header(std::string& out, std::string_view role) {
-  out += llama31::kStartHeader;
+// The prompt as it is written, with the byte ranges of the special tokens the template itself
+// writes, so that a caller can tell them from look-alike text inside message content.
+class Out {
+ public:
+  Out& operator+=(std::string_view text) {
+    r_.text += text;
+    return *this;
+  }
+  void special(std::string_view token) {
+    r_.specials.push_back({r_.text.size(), r_.text.size() + token.size()});
+    r_.text += token;
+  }
+  RenderedChat take() { return std::move(r_); }
+
+ private:
+  RenderedChat r_;
+};
+
+void append_header(Out& out, std::string_view role) {
+  out.special(llama31::kStartHeader);
   out += role;
-  out += llama31::kEndHeader;
+  out.special(llama31::kEndHeader);
   out += "\n\n";
 }
 
@@ -50,7 +68,7 @@ void validate(const ojson& messages, const ChatTemplateOptions& opts) {
     throw Error("tools", "must be an array of tool definitions");
 }
 
-void append_tool_call(std::string& out, const ojson& message, size_t index,
+void append_tool_call(Out& out, const ojson& message, size_t index,
                       const ChatTemplateOptions& opts) {
   const ojson& calls = message["tool_calls"];
   if (!calls.is_array()) throw Error(where(index, "tool_calls"), "must be an array");
@@ -72,7 +90,7 @@ void append_tool_call(std::string& out, const ojson& message, size_t index,
   append_header(out, "assistant");
   if (builtin) {
     // Builtin calls are written Python-style with the argument values pasted in raw.
-    out += llama31::kPythonTag;
+    out.special(llama31::kPythonTag);
     out += name + ".call(";
     if (args_it != fn.end()) {
       if (!args_it->is_object())
@@ -95,10 +113,10 @@ void append_tool_call(std::string& out, const ojson& message, size_t index,
     out += "{\"name\": \"" + name + "\", \"parameters\": " + pyfmt::dumps(*args_it) + "}";
   }
   // With builtin tools the model is in ipython mode, where every tool call ends with eom.
-  out += builtins.empty() ? llama31::kEot : llama31::kEom;
+  out.special(builtins.empty() ? llama31::kEot : llama31::kEom);
 }
 
-void append_tool_result(std::string& out, const ojson& message, size_t index) {
+void append_tool_result(Out& out, const ojson& message, size_t index) {
   append_header(out, "ipython");
   auto it = message.find("content");
   if (it == message.end()) throw Error(where(index), "tool message has no content");
@@ -107,10 +125,10 @@ void append_tool_result(std::string& out, const ojson& message, size_t index) {
     out += pyfmt::dumps(*it);
   else
     out += pyfmt::str(*it);
-  out += llama31::kEot;
+  out.special(llama31::kEot);
 }
 
-void append_tool_definitions(std::string& out, const ojson& tools) {
+void append_tool_definitions(Out& out, const ojson& tools) {
   for (const ojson& t : tools) {
     out += pyfmt::dumps(t, 4);
     out += "\n\n";
@@ -121,11 +139,17 @@ void append_tool_definitions(std::string& out, const ojson& tools) {
 
 std::string render_llama31_chat(const nlohmann::ordered_json& messages,
                                 const ChatTemplateOptions& opts) {
+  return render_llama31_chat_marked(messages, opts).text;
+}
+
+RenderedChat render_llama31_chat_marked(const nlohmann::ordered_json& messages,
+                                        const ChatTemplateOptions& opts) {
   validate(messages, opts);
   const bool has_tools = !opts.tools.is_null();
   const bool has_builtins = !opts.builtin_tools.empty();
 
-  std::string out = opts.bos_token;
+  Out out;
+  if (!opts.bos_token.empty()) out.special(opts.bos_token);
   size_t next = 0;
   std::string system_message;
   if (messages[0]["role"] == "system") {
@@ -156,7 +180,7 @@ std::string render_llama31_chat(const nlohmann::ordered_json& messages,
     append_tool_definitions(out, opts.tools);
   }
   out += system_message;
-  out += llama31::kEot;
+  out.special(llama31::kEot);
 
   if (has_tools && opts.tools_in_user_message) {
     if (next >= messages.size())
@@ -171,7 +195,7 @@ std::string render_llama31_chat(const nlohmann::ordered_json& messages,
     out += kFormatHint;
     append_tool_definitions(out, opts.tools);
     out += first_user_message;
-    out += llama31::kEot;
+    out.special(llama31::kEot);
   }
 
   for (size_t i = next; i < messages.size(); ++i) {
@@ -184,11 +208,11 @@ std::string render_llama31_chat(const nlohmann::ordered_json& messages,
     } else {
       append_header(out, role);
       out += trimmed_content(m);
-      out += llama31::kEot;
+      out.special(llama31::kEot);
     }
   }
   if (opts.add_generation_prompt) append_header(out, "assistant");
-  return out;
+  return out.take();
 }
 
 }  // namespace hearth

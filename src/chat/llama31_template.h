@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hearth {
@@ -39,5 +40,16 @@ struct ChatTemplateOptions {
 //    message the first non-system message is used as the user message whatever its role.
 std::string render_llama31_chat(const nlohmann::ordered_json& messages,
                                 const ChatTemplateOptions& opts = {});
+
+// The same text, with the [begin, end) byte ranges of the special tokens the template wrote
+// itself (BOS, headers, end-of-turn, python tag). Every other byte came from the caller (message
+// content, tool definitions, names), so a server can encode it as plain text and keep a user
+// from forging turns with "<|eot_id|>" typed into a message.
+struct RenderedChat {
+  std::string text;
+  std::vector<std::pair<size_t, size_t>> specials;
+};
+RenderedChat render_llama31_chat_marked(const nlohmann::ordered_json& messages,
+                                        const ChatTemplateOptions& opts = {});
 
 }  // namespace hearth

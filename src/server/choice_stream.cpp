@@ -98,6 +98,7 @@ void ChoiceStream::finish(const TokenEvent& ev, ChoiceUpdate& out) {
   release_tokens(out);
   if (route_ == Route::kUndecided) emit(undecided_, out);  // only whitespace came
   out.finish_reason = ev.finish == FinishReason::Length && !stops_.stopped() ? "length" : "stop";
+  if (stops_.stopped()) out.stop_sequence = stops_.matched();
   if (route_ == Route::kToolCall) {
     ParsedAssistant parsed = parse_llama31_output(tool_text_, ended_with_eom_);
     if (!parsed.tool_calls.empty()) {

@@ -42,6 +42,7 @@ struct ChoiceUpdate {
   // Set when finished: "stop", "length", "tool_calls"; or an error (cancelled or failed).
   std::string finish_reason;
   std::vector<ToolCall> tool_calls;
+  std::string stop_sequence;  // the stop string that ended the choice, if one did
   FinishReason raw_finish = FinishReason::None;
   std::string error;
   int prompt_tokens = 0;

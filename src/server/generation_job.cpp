@@ -93,4 +93,22 @@ void GenerationJob::cancel() {
   for (auto id : ids_) sched_.cancel(id);
 }
 
+ApiError shutting_down() {
+  return ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
+}
+
+ApiError job_error(const ChoiceUpdate& u) {
+  return u.raw_finish == FinishReason::Cancelled
+             ? ApiError(503, "the request was cancelled: the server is shutting down",
+                        "server_error", "", "shutting_down")
+             : ApiError(500, "generation failed: " + u.error, "server_error");
+}
+
+void record_finished(Metrics& metrics, int prompt_tokens, int completion_tokens,
+                     GenerationJob::Clock::time_point t0) {
+  metrics.add_tokens(static_cast<uint64_t>(prompt_tokens),
+                     static_cast<uint64_t>(completion_tokens));
+  metrics.observe_request(std::chrono::duration<double>(GenerationJob::Clock::now() - t0).count());
+}
+
 }  // namespace hearth::server

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/scheduler.h"
+#include "server/api_error.h"
 #include "server/choice_stream.h"
 #include "server/metrics.h"
 
@@ -67,5 +68,13 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   bool first_token_seen_ = false;
   bool cancelled_ = false;
 };
+
+// 503 for new work while the server drains for shutdown.
+ApiError shutting_down();
+// How a job's failure (cancelled at shutdown, or failed) reaches the client, streamed or not.
+ApiError job_error(const ChoiceUpdate& u);
+// A request that ran to its end: its tokens and its latency.
+void record_finished(Metrics& metrics, int prompt_tokens, int completion_tokens,
+                     GenerationJob::Clock::time_point t0);
 
 }  // namespace hearth::server

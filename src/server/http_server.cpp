@@ -4,6 +4,7 @@
 
 #include <thread>
 
+#include "server/anthropic_response.h"
 #include "server/api_error.h"
 #include "server/sse.h"
 #include "util/error.h"
@@ -30,8 +31,16 @@ void send_json(httplib::Response& res, int status, const std::string& body) {
   res.set_content(body, "application/json");
 }
 
-void send_error(httplib::Response& res, const ApiError& e) {
-  send_json(res, e.status(), to_wire(e.body()));
+// /v1/messages speaks Anthropic's API, errors included; every other route OpenAI's.
+enum class ErrorShape { kOpenAi, kAnthropic };
+
+ErrorShape shape_for(const std::string& path) {
+  return path == "/v1/messages" ? ErrorShape::kAnthropic : ErrorShape::kOpenAi;
+}
+
+void send_error(httplib::Response& res, const ApiError& e, ErrorShape shape = ErrorShape::kOpenAi) {
+  send_json(res, e.status(),
+            to_wire(shape == ErrorShape::kAnthropic ? anthropic_error_body(e) : e.body()));
 }
 
 // A non-streamed reply: answered normally when it is ready within one ping. A longer one commits
@@ -61,8 +70,8 @@ void send_pending(httplib::Response& res, const std::shared_ptr<PendingReply>& p
 
 // The endpoint label for metrics: known routes by name, anything else lumped together.
 std::string endpoint_label(const std::string& path) {
-  for (const char* known :
-       {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health", "/metrics"})
+  for (const char* known : {"/v1/chat/completions", "/v1/completions", "/v1/messages",
+                            "/v1/responses", "/v1/models", "/health", "/metrics"})
     if (path == known) return known;
   if (path.rfind("/v1/models/", 0) == 0) return "/v1/models/{id}";
   return "other";
@@ -95,8 +104,10 @@ HttpServer::HttpServer(OpenAiService& svc, Scheduler& sched, Metrics& metrics, H
 
 HttpServer::~HttpServer() = default;
 
-bool HttpServer::authorized(const std::string& header) const {
+bool HttpServer::authorized(const std::string& header, const std::string& x_api_key) const {
   if (opts_.api_key.empty()) return true;
+  // Anthropic clients send x-api-key; OpenAI clients a bearer token. Either one may carry it.
+  if (!x_api_key.empty() && constant_time_equal(x_api_key, opts_.api_key)) return true;
   const std::string prefix = "Bearer ";
   if (header.size() <= prefix.size() || header.compare(0, prefix.size(), prefix) != 0) return false;
   return constant_time_equal(header.substr(prefix.size()), opts_.api_key);
@@ -106,13 +117,14 @@ void HttpServer::routes() {
   using httplib::Request;
   using httplib::Response;
 
-  // Every /v1 handler: key check, OpenAI errors for whatever goes wrong.
+  // Every /v1 handler: key check, errors in the route's API shape for whatever goes wrong.
   auto api = [this](auto fn) {
     return [this, fn](const Request& req, Response& res) {
+      const ErrorShape shape = shape_for(req.path);
       try {
-        if (!authorized(req.get_header_value("Authorization")))
+        if (!authorized(req.get_header_value("Authorization"), req.get_header_value("x-api-key")))
           throw ApiError(401,
-                         req.has_header("Authorization")
+                         req.has_header("Authorization") || req.has_header("x-api-key")
                              ? "Incorrect API key provided."
                              : "You didn't provide an API key. You need to provide your API key "
                                "in an Authorization header using Bearer auth (i.e. "
@@ -120,13 +132,15 @@ void HttpServer::routes() {
                          "invalid_request_error", "", "invalid_api_key");
         fn(req, res);
       } catch (const ApiError& e) {
-        send_error(res, e);
+        send_error(res, e, shape);
       } catch (const Error& e) {
-        send_error(res, invalid_request(e.what()));  // user-caused by the project's convention
+        // User-caused by the project's convention.
+        send_error(res, invalid_request(e.what()), shape);
       } catch (const std::bad_alloc&) {
-        send_error(res, ApiError(503, "out of memory", "server_error"));
+        send_error(res, ApiError(503, "out of memory", "server_error"), shape);
       } catch (const std::exception& e) {
-        send_error(res, ApiError(500, std::string("internal error: ") + e.what(), "server_error"));
+        send_error(res, ApiError(500, std::string("internal error: ") + e.what(), "server_error"),
+                   shape);
       }
     };
   };
@@ -164,6 +178,8 @@ void HttpServer::routes() {
 
   svr_->Post("/v1/chat/completions", api(generate(&OpenAiService::chat_completions)));
   svr_->Post("/v1/completions", api(generate(&OpenAiService::completions)));
+  svr_->Post("/v1/messages", api(generate(&OpenAiService::messages)));
+  svr_->Post("/v1/responses", api(generate(&OpenAiService::responses)));
   svr_->Get("/v1/models",
             api([this](const Request&, Response& res) { send_json(res, 200, svc_.models()); }));
   svr_->Get(R"(/v1/models/(.+))", api([this](const Request& req, Response& res) {
@@ -198,10 +214,10 @@ void HttpServer::routes() {
             "The request could not be processed (HTTP " + std::to_string(res.status) + ").",
             res.status >= 500 ? "server_error" : "invalid_request_error");
     }
-    send_error(res, e);
+    send_error(res, e, shape_for(req.path));
   });
-  svr_->set_exception_handler([](const Request&, Response& res, std::exception_ptr) {
-    send_error(res, ApiError(500, "internal error", "server_error"));
+  svr_->set_exception_handler([](const Request& req, Response& res, std::exception_ptr) {
+    send_error(res, ApiError(500, "internal error", "server_error"), shape_for(req.path));
   });
   svr_->set_logger([this](const Request& req, const Response& res) {
     metrics_.count_request(endpoint_label(req.path), res.status);

@@ -1,5 +1,6 @@
 #pragma once
-// The HTTP face of the OpenAI service, on cpp-httplib: routes, API-key check, body limit (413),
+// The HTTP face of the service (OpenAI routes, and Anthropic's /v1/messages with its own error
+// shape), on cpp-httplib: routes, API-key check, body limit (413),
 // timeouts, keep-alive, SSE streaming with client-disconnect detection, OpenAI-style error
 // bodies for every failure, request metrics, and a graceful shutdown.
 #include <atomic>
@@ -48,7 +49,8 @@ class HttpServer {
  private:
   friend struct InFlight;
   void routes();
-  bool authorized(const std::string& header) const;
+  // Authorization: Bearer KEY (OpenAI clients) or x-api-key: KEY (Anthropic clients).
+  bool authorized(const std::string& bearer_header, const std::string& x_api_key) const;
 
   OpenAiService& svc_;
   Scheduler& sched_;

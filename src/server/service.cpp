@@ -1,8 +1,10 @@
 #include "server/service.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "chat/llama31_template.h"
+#include "chat/prompt_tokens.h"
 #include "chat/special_tokens.h"
 #include "server/api_error.h"
 #include "server/generation_job.h"
@@ -20,31 +22,6 @@ constexpr int kCompletionsDefaultMaxTokens = 16;  // the legacy endpoint's docum
 // closing brace follow.
 std::string tool_call_prefix(const std::string& name) {
   return "{\"name\": \"" + name + "\", \"parameters\": ";
-}
-
-ApiError server_error(const std::string& message) {
-  return ApiError(500, message, "server_error");
-}
-
-ApiError shutting_down() {
-  return ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
-}
-
-// How a job's failure reaches the client, streamed or not.
-ApiError job_error(const ChoiceUpdate& u) {
-  return u.raw_finish == FinishReason::Cancelled
-             ? ApiError(503, "the request was cancelled: the server is shutting down",
-                        "server_error", "", "shutting_down")
-             : server_error("generation failed: " + u.error);
-}
-
-// A request that ran to its end: its tokens and its latency.
-void record_finished(Metrics& metrics, const Usage& usage,
-                     std::chrono::steady_clock::time_point t0) {
-  metrics.add_tokens(static_cast<uint64_t>(usage.prompt_tokens),
-                     static_cast<uint64_t>(usage.completion_tokens));
-  metrics.observe_request(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
 // Streams one job through a formatter.
@@ -81,7 +58,7 @@ class JobStream : public SseStream {
     if (job_->finished()) {
       if (include_usage_) out += sse_event(fmt_->stream_usage(usage_));
       out += kSseDone;
-      record_finished(metrics_, usage_, t0_);
+      record_finished(metrics_, usage_.prompt_tokens, usage_.completion_tokens, t0_);
       ended_ = true;
       return false;
     }
@@ -133,7 +110,7 @@ class JobReply : public PendingReply {
       }
     }
     if (ready_) return true;
-    record_finished(metrics_, usage_, t0_);
+    record_finished(metrics_, usage_.prompt_tokens, usage_.completion_tokens, t0_);
     status_ = 200;
     body_ = to_wire(fmt_->response(usage_));
     ready_ = true;
@@ -182,7 +159,8 @@ std::shared_ptr<const JsonVocab> OpenAiService::json_vocab() {
 }
 
 void OpenAiService::check_model(const std::string& id) const {
-  if (id != cfg_.model_id)
+  const auto& names = cfg_.aliases;
+  if (id != cfg_.model_id && std::find(names.begin(), names.end(), id) == names.end())
     throw ApiError(404,
                    "The model `" + id +
                        "` does not exist or you do not have access to it. This "
@@ -195,13 +173,14 @@ std::string OpenAiService::models() const {
   ojson list;
   list["object"] = "list";
   list["data"] = ojson::array({ojson::parse(model(cfg_.model_id))});
+  for (auto& alias : cfg_.aliases) list["data"].push_back(ojson::parse(model(alias)));
   return to_wire(list);
 }
 
 std::string OpenAiService::model(const std::string& id) const {
   check_model(id);
   ojson m;
-  m["id"] = cfg_.model_id;
+  m["id"] = id;
   m["object"] = "model";
   m["created"] = cfg_.created;
   m["owned_by"] = "hearth";
@@ -212,14 +191,16 @@ std::vector<int32_t> OpenAiService::chat_prompt(const ChatRequest& r) const {
   ChatTemplateOptions opts;
   // tool_choice "none": the model is not told about the tools at all.
   if (r.tool_choice != ToolChoice::kNone) opts.tools = r.tools;
-  std::string prompt;
+  RenderedChat prompt;
   try {
-    prompt = render_llama31_chat(r.messages, opts);
+    prompt = render_llama31_chat_marked(r.messages, opts);
   } catch (const Error& e) {
     throw invalid_request(e.what(), "messages");
   }
   // The template writes <|begin_of_text|> itself.
-  return tok_.encode(prompt, /*add_bos=*/false, /*parse_special=*/true);
+  return encode_chat_prompt(
+      tok_, prompt,
+      cfg_.parse_special_in_messages ? MessageSpecials::kParse : MessageSpecials::kPlainText);
 }
 
 int OpenAiService::budget(int prompt_len, const std::optional<int>& max_tokens, int default_max,
@@ -261,38 +242,41 @@ Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point
   const int max_tokens = budget(P, r.s.max_tokens, cfg_.context, "messages");
   const uint64_t seed = r.s.seed.value_or(random_seed());
 
-  const bool forced = r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kNamed;
   std::vector<ChoiceSpec> specs;
-  for (int i = 0; i < r.s.n; ++i) {
-    ChoiceSpec c;
-    c.prompt = prompt;
-    c.params = base_params(r.s, max_tokens, i, seed);
-    if (r.logprobs) c.params.top_logprobs = r.top_logprobs;
-    if (r.json_object || forced) {
-      JsonConstraintOptions jo;
-      jo.max_tokens = max_tokens;
-      if (forced) {
-        if (r.tool_choice == ToolChoice::kNamed)
-          jo.prefixes.push_back(tool_call_prefix(r.tool_name));
-        else
-          for (auto& name : r.tool_names) jo.prefixes.push_back(tool_call_prefix(name));
-        jo.suffix = "}";
-      }
-      c.params.constraint = std::make_shared<JsonConstraint>(json_vocab(), std::move(jo));
-    }
-    c.setup.stop = r.s.stop;
-    c.setup.end_ids = cfg_.end_ids;
-    c.setup.parse_tool_calls = r.tool_choice != ToolChoice::kNone;
-    c.setup.force_tool_call = forced;
-    c.setup.python_tag = python_tag_;
-    c.setup.eom = eom_;
-    c.setup.logprobs = r.logprobs;
-    specs.push_back(std::move(c));
-  }
+  for (int i = 0; i < r.s.n; ++i) specs.push_back(chat_choice(r, prompt, max_tokens, i, seed));
 
   auto job = start_job(std::move(specs), t0, "messages");
   auto fmt = make_chat_formatter(tok_, header("chatcmpl-", r.s), {r.s.n, r.logprobs});
   return reply(std::move(job), std::move(fmt), Usage{P, 0}, r.s, t0);
+}
+
+ChoiceSpec OpenAiService::chat_choice(const ChatRequest& r, const std::vector<int32_t>& prompt,
+                                      int max_tokens, int i, uint64_t seed) {
+  const bool forced = r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kNamed;
+  ChoiceSpec c;
+  c.prompt = prompt;
+  c.params = base_params(r.s, max_tokens, i, seed);
+  if (r.logprobs) c.params.top_logprobs = r.top_logprobs;
+  if (r.json_object || forced) {
+    JsonConstraintOptions jo;
+    jo.max_tokens = max_tokens;
+    if (forced) {
+      if (r.tool_choice == ToolChoice::kNamed)
+        jo.prefixes.push_back(tool_call_prefix(r.tool_name));
+      else
+        for (auto& name : r.tool_names) jo.prefixes.push_back(tool_call_prefix(name));
+      jo.suffix = "}";
+    }
+    c.params.constraint = std::make_shared<JsonConstraint>(json_vocab(), std::move(jo));
+  }
+  c.setup.stop = r.s.stop;
+  c.setup.end_ids = cfg_.end_ids;
+  c.setup.parse_tool_calls = r.tool_choice != ToolChoice::kNone;
+  c.setup.force_tool_call = forced;
+  c.setup.python_tag = python_tag_;
+  c.setup.eom = eom_;
+  c.setup.logprobs = r.logprobs;
+  return c;
 }
 
 Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) {

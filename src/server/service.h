@@ -23,8 +23,11 @@ struct ServiceConfig {
   std::string model_id;
   int context = 0;
   int64_t vocab_size = 0;
-  std::vector<int32_t> end_ids;  // end a turn; stop every request, never printed
-  int64_t created = 0;           // unix time shown in /v1/models
+  std::vector<int32_t> end_ids;      // end a turn; stop every request, never printed
+  int64_t created = 0;               // unix time shown in /v1/models
+  std::vector<std::string> aliases;  // other names the model answers to (serve --alias)
+  // Off: special-token text inside messages is encoded as plain text (prompt safety).
+  bool parse_special_in_messages = false;
 };
 
 // A streamed response: the HTTP layer pulls SSE text until next() says it is over, and calls
@@ -62,6 +65,10 @@ class OpenAiService {
 
   Reply chat_completions(const std::string& body, Clock::time_point t0 = Clock::now());
   Reply completions(const std::string& body, Clock::time_point t0 = Clock::now());
+  // Anthropic's Messages API (service_messages.cpp) and OpenAI's Responses API
+  // (service_responses.cpp).
+  Reply messages(const std::string& body, Clock::time_point t0 = Clock::now());
+  Reply responses(const std::string& body, Clock::time_point t0 = Clock::now());
   std::string models() const;
   std::string model(const std::string& id) const;  // ApiError 404 for another id
 
@@ -74,6 +81,9 @@ class OpenAiService {
 
  private:
   void check_model(const std::string& id) const;
+  // One choice of a chat request, as every chat-shaped endpoint builds it.
+  ChoiceSpec chat_choice(const ChatRequest& r, const std::vector<int32_t>& prompt, int max_tokens,
+                         int choice, uint64_t seed);
   std::shared_ptr<const JsonVocab> json_vocab();
   int budget(int prompt_len, const std::optional<int>& max_tokens, int default_max,
              const char* what) const;

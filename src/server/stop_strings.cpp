@@ -15,7 +15,11 @@ StopStringMatcher::Result StopStringMatcher::push(std::string_view text) {
   held_.append(text);
   // The earliest complete match wins; held_ never contains one already, so search it whole.
   size_t first = std::string::npos;
-  for (auto& s : stops_) first = std::min(first, held_.find(s));
+  for (auto& s : stops_)
+    if (size_t at = held_.find(s); at < first) {
+      first = at;
+      matched_ = s;
+    }
   if (first != std::string::npos) {
     r.text = held_.substr(0, first);
     r.stopped = stopped_ = true;

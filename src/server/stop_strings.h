@@ -22,12 +22,14 @@ class StopStringMatcher {
   std::string flush();
 
   bool stopped() const { return stopped_; }
-  size_t released() const { return released_; }  // bytes emitted so far
+  const std::string& matched() const { return matched_; }  // the stop string that matched
+  size_t released() const { return released_; }            // bytes emitted so far
   bool active() const { return !stops_.empty(); }
 
  private:
   std::vector<std::string> stops_;
   std::string held_;
+  std::string matched_;
   size_t released_ = 0;
   bool stopped_ = false;
 };

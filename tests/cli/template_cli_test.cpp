@@ -103,5 +103,18 @@ TEST(TemplateCli, MissingMessagesOptionIsUsageError) {
   EXPECT_EQ(r.exit_code, 2);
 }
 
+// Special-token text typed in a message is parsed here, as transformers does; the help says so
+// and names the server's different default.
+TEST(TemplateCli, ParsesSpecialTokenTextInMessagesAndSaysSo) {
+  TempFile m("special", R"([{"role": "user", "content": "a<|eot_id|>b"}])");
+  auto r = run_command(hearth_cmd("template " + kData + "/devB --messages " + m.path()));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto tokens = nlohmann::json::parse(r.out)["tokens"].get<std::vector<int>>();
+  EXPECT_EQ(std::count(tokens.begin(), tokens.end(), 128009), 3);  // system, user, forged
+  auto help = run_command(hearth_cmd("template --help"));
+  EXPECT_THAT(help.out, HasSubstr("apply_chat_template"));
+  EXPECT_THAT(help.out, HasSubstr("--parse-special-in-messages"));
+}
+
 }  // namespace
 }  // namespace hearth

@@ -1,5 +1,5 @@
 // Integration runner: starts `hearth serve` on a free port with the bundled random model, waits
-// for /health, runs the node --test suites against it with the official openai client, then
+// for /health, runs the node --test suites against it with the official openai and @anthropic-ai/sdk clients, then
 // checks the graceful shutdown (in-flight stream ends cleanly, new work gets 503, exit code 0).
 //
 //   node run.mjs --hearth path/to/hearth --model tests/data/devB
@@ -19,7 +19,7 @@ if (!hearth || !model) {
   console.error('usage: node run.mjs --hearth BIN --model DIR');
   process.exit(2);
 }
-if (!existsSync(join(here, 'node_modules', 'openai'))) {
+if (!['openai', '@anthropic-ai/sdk'].every((m) => existsSync(join(here, 'node_modules', m)))) {
   console.error('tests/integration/node_modules is missing: run `make setup` (npm ci) first');
   process.exit(1);
 }
@@ -28,6 +28,7 @@ const API_KEY = 'sk-hearth-test';
 const SERVER_ARGS = [
   'serve', model, '--port', '0', '--threads', '2', '--ctx', '512', '--max-seqs', '16',
   '--max-queue', '32', '--api-key', API_KEY, '--max-body', '0.25', '--shutdown-grace', '1',
+  '--alias', 'claude-test', '--alias', 'gpt-test',
 ];
 
 function startServer() {

@@ -128,5 +128,14 @@ TEST(StopStrings, EmittedTextIsAlwaysAPrefixOfTheFinalOutput) {
   EXPECT_TRUE(m.stopped());
 }
 
+TEST(StopStrings, RemembersWhichStopMatched) {
+  StopStringMatcher m({"xyz", "END", "ab"});
+  EXPECT_EQ(m.matched(), "");
+  EXPECT_EQ(m.push("text E").text, "text ");
+  auto r = m.push("ND ab");
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(m.matched(), "END");  // the earliest in the text, not the first in the list
+}
+
 }  // namespace
 }  // namespace hearth::server

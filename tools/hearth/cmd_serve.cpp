@@ -1,5 +1,5 @@
-// hearth serve MODEL: the OpenAI-compatible HTTP server (chat completions, completions, models,
-// health, metrics) over one model with continuous batching.
+// hearth serve MODEL: the HTTP server (OpenAI chat completions, completions and responses,
+// Anthropic messages, models, health, metrics) over one model with continuous batching.
 #include <signal.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "command.h"
 #include "engine_options.h"
@@ -26,7 +27,8 @@ namespace {
 
 struct ServeOpts {
   std::string model;
-  std::string alias;
+  std::vector<std::string> aliases;
+  bool parse_special_in_messages = false;
   server::HttpOptions http;
   EngineOptions engine;
   int max_seqs = 16;
@@ -92,7 +94,9 @@ int run_serve(ServeOpts o) {
   Scheduler sched(engine.model(), engine.cache(), engine.context(), so);
 
   server::ServiceConfig sc;
-  sc.model_id = o.alias.empty() ? model_id(o.model) : o.alias;
+  sc.model_id = model_id(o.model);
+  sc.aliases = o.aliases;
+  sc.parse_special_in_messages = o.parse_special_in_messages;
   sc.context = engine.context();
   sc.vocab_size = engine.config().vocab_size;
   sc.end_ids = end_of_sequence_ids(engine.config(), &tok);
@@ -129,9 +133,15 @@ RegisterCommand reg("serve", "OpenAI-compatible HTTP server", [](CLI::App& app) 
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   app.add_option("--api-key", o->http.api_key,
-                 "Require 'Authorization: Bearer KEY' on /v1 requests")
+                 "Require 'Authorization: Bearer KEY' (or 'x-api-key: KEY') on /v1 requests")
       ->envname("HEARTH_API_KEY");
-  app.add_option("--alias", o->alias, "Model id clients use (default: the file or directory name)");
+  app.add_option("--alias", o->aliases,
+                 "Another model name the server answers to (repeatable; the model's own id is "
+                 "the file or directory name); listed in /v1/models");
+  app.add_flag("--parse-special-in-messages", o->parse_special_in_messages,
+               "Encode special-token text typed inside chat messages (e.g. <|eot_id|>) as "
+               "special tokens, as transformers' apply_chat_template does. Default: it is plain "
+               "text, so a user cannot forge turns");
   add_engine_options(app, o->engine);
   app.add_option("--max-batch", o->engine.max_batch_tokens, "Same as --batch")
       ->check(CLI::Range(1, 65536));

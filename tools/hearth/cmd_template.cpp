@@ -1,5 +1,6 @@
 // hearth template MODEL --messages FILE: the Llama 3.1 prompt a conversation becomes, and its
-// tokens, without running the model. Shows exactly what a chat request would feed the model.
+// tokens, without running the model. Tokenizes as transformers does (special-token text in
+// messages is parsed), which is what `hearth serve --parse-special-in-messages` feeds the model.
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -75,6 +76,11 @@ RegisterCommand reg(
     "template", "Render a conversation with the Llama 3.1 chat template and tokenize it",
     [](CLI::App& app) {
       auto o = std::make_shared<TemplateOpts>();
+      app.footer(
+          "Tokens: special-token text anywhere in the prompt, message content included (a typed "
+          "\"<|eot_id|>\"), becomes special tokens, as transformers' apply_chat_template does. "
+          "hearth serve differs: it encodes message text as plain text unless started with "
+          "--parse-special-in-messages.");
       app.add_option("MODEL", o->model,
                      "GGUF file or Hugging Face checkpoint directory (tokenizer)")
           ->required();

@@ -43,10 +43,13 @@ export function templateTokens(messages, tools) {
   return JSON.parse(execFileSync(process.env.HEARTH_BIN, args).toString()).tokens;
 }
 
-// `hearth tokenize`: the ids of a text (with BOS, as /v1/completions adds it).
-export function tokenize(text) {
-  return JSON.parse(execFileSync(process.env.HEARTH_BIN,
-    ['tokenize', process.env.HEARTH_MODEL, text]).toString());
+// `hearth tokenize`: the ids of a text (with BOS, as /v1/completions adds it, unless noBos;
+// special-token text as plain text unless special).
+export function tokenize(text, { noBos = false, special = false } = {}) {
+  const args = ['tokenize', process.env.HEARTH_MODEL, text];
+  if (noBos) args.push('--no-bos');
+  if (special) args.push('--special');
+  return JSON.parse(execFileSync(process.env.HEARTH_BIN, args).toString());
 }
 
 export async function metrics() {

@@ -3,14 +3,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { client, MODEL, tokenize } from './common.mjs';
 
-test('models lists the served model; retrieve works', async () => {
+test('models lists the served model and its --alias names; retrieve works', async () => {
   const list = await client.models.list();
   const ids = [];
   for await (const m of list) ids.push(m.id);
-  assert.deepEqual(ids, [MODEL]);
+  assert.deepEqual(ids, [MODEL, 'claude-test', 'gpt-test']);  // run.mjs serves with two aliases
   const m = await client.models.retrieve(MODEL);
   assert.equal(m.id, MODEL);
   assert.equal(m.object, 'model');
+  assert.equal((await client.models.retrieve('gpt-test')).id, 'gpt-test');
+  const r = await client.chat.completions.create({
+    model: 'gpt-test', messages: [{ role: 'user', content: 'x' }], max_tokens: 1,
+  });
+  assert.equal(r.object, 'chat.completion');
 });
 
 test('completion of a text prompt: usage matches hearth tokenize', async () => {
