@@ -47,7 +47,9 @@ bool kv_reserve(KvCache& cache, SequenceKv& seq, int extra) {
 }
 
 void kv_release(KvCache& cache, SequenceKv& seq) {
-  for (auto b : seq.blocks) cache.release_block(b);
+  // Last block first: idle cached blocks are evicted oldest first, so a prefix's tail goes before
+  // its head, and no cached block outlives the parent it can only be reached through.
+  for (auto b = seq.blocks.rbegin(); b != seq.blocks.rend(); ++b) cache.release_block(*b);
   seq.blocks.clear();
   seq.hashes.clear();
   seq.length = 0;

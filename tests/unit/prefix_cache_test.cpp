@@ -126,6 +126,30 @@ TEST(PrefixCache, AttachesTheLongestCachedPrefixAndLeavesTheLastToken) {
   kv_release(c, again);
 }
 
+TEST(PrefixCache, EvictionTakesAPrefixTailBeforeItsHead) {
+  Engine e(kData + "/devA", opts(4));
+  KvCache& c = e.cache();
+  const auto tokens = random_tokens(64, 6);
+  SequenceKv s;
+  ASSERT_TRUE(kv_reserve(c, s, 64));
+  s.length = 64;
+  kv_publish_full_blocks(c, s, tokens);
+  const std::vector<int32_t> blocks = s.blocks;
+  kv_release(c, s);
+  ASSERT_EQ(c.pool().idle_cached(), 4);
+  EXPECT_EQ(c.alloc_block(), blocks[3]);  // nothing free: the last block goes first
+  EXPECT_EQ(c.alloc_block(), blocks[2]);
+  EXPECT_TRUE(c.pool().published(blocks[0]));
+  EXPECT_TRUE(c.pool().published(blocks[1]));
+  EXPECT_EQ(c.pool().stats().evictions, 2u);
+  SequenceKv again;
+  EXPECT_EQ(kv_attach_prefix(c, again, tokens), 32);
+  c.release_block(blocks[3]);
+  c.release_block(blocks[2]);
+  kv_release(c, again);
+  expect_all_blocks_released(c);
+}
+
 TEST(PrefixCache, SessionReuseGivesTheSameLogitsAsComputingEverything) {
   Engine on(kData + "/devA", opts(32));
   Engine off(kData + "/devA", opts(32, /*prefix_cache=*/false));
