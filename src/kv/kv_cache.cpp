@@ -1,5 +1,7 @@
 #include "kv/kv_cache.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 
 namespace hearth {
@@ -9,7 +11,8 @@ KvCache::KvCache(Backend& backend, const ModelConfig& cfg, int n_blocks, int blo
     : n_blocks_(n_blocks),
       block_size_(block_size),
       kv_dim_(static_cast<int>(cfg.n_kv_heads * cfg.head_dim)),
-      dtype_(dtype) {
+      dtype_(dtype),
+      pool_(std::max(n_blocks, 1), std::max(block_size, 1)) {
   if (n_blocks <= 0 || block_size <= 0) throw Error("kv cache", "needs at least one block");
   if (!backend.supports_kv(dtype))
     throw Error("--kv-type", std::string("the ") + backend.name() + " backend cannot keep the KV " +
@@ -21,8 +24,6 @@ KvCache::KvCache(Backend& backend, const ModelConfig& cfg, int n_blocks, int blo
     storage_.emplace_back(&backend, per);
     layers_.push_back({storage_[storage_.size() - 2].get(), storage_.back().get(), dtype});
   }
-  // Hand out low block numbers first: purely cosmetic, but it makes traces readable.
-  for (int b = n_blocks - 1; b >= 0; --b) free_.push_back(b);
 }
 
 size_t kv_bytes_per_token(const ModelConfig& cfg, DType dtype) {
@@ -36,17 +37,6 @@ size_t KvCache::bytes() const {
   return n;
 }
 
-int32_t KvCache::alloc_block() {
-  if (free_.empty()) return -1;
-  int32_t b = free_.back();
-  free_.pop_back();
-  return b;
-}
-
-void KvCache::free_block(int32_t b) {
-  free_.push_back(b);
-}
-
 bool kv_reserve(KvCache& cache, SequenceKv& seq, int extra) {
   const int bs = cache.block_size();
   const size_t need = static_cast<size_t>((seq.length + extra + bs - 1) / bs);
@@ -57,8 +47,11 @@ bool kv_reserve(KvCache& cache, SequenceKv& seq, int extra) {
 }
 
 void kv_release(KvCache& cache, SequenceKv& seq) {
-  for (auto b : seq.blocks) cache.free_block(b);
+  // Last block first: idle cached blocks are evicted oldest first, so a prefix's tail goes before
+  // its head, and no cached block outlives the parent it can only be reached through.
+  for (auto b = seq.blocks.rbegin(); b != seq.blocks.rend(); ++b) cache.release_block(*b);
   seq.blocks.clear();
+  seq.hashes.clear();
   seq.length = 0;
 }
 

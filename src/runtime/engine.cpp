@@ -19,6 +19,7 @@ Engine::Engine(Checkpoint ck, const EngineOptions& opts) : ck_(std::move(ck)) {
   int blocks = opts.kv_blocks > 0 ? opts.kv_blocks : blocks_for_context(context_, opts.block_size);
   cache_ =
       std::make_unique<KvCache>(*backend_, ck_.config, blocks, opts.block_size, kv_dtype(opts));
+  cache_->pool().set_caching(opts.prefix_cache);
 }
 
 int default_context(const ModelConfig& cfg) {

@@ -28,6 +28,9 @@ struct EngineOptions {
   std::string kv_type = "f32";
   // CPU: weights read from the file mapping instead of copied (BackendOptions::mmap_weights).
   bool mmap_weights = false;
+  // Automatic prefix caching (kv/prefix_cache.h): full KV blocks shared between sequences with
+  // the same prefix and kept, least recently used first out, until their memory is needed.
+  bool prefix_cache = true;
 };
 
 // The KV element type `o` asks for; throws hearth::Error on a name that is not f32, f16 or bf16.

@@ -34,6 +34,7 @@ TokenEvent Generation::finish_event(FinishReason r, const std::string& error) co
   ev.error = error;
   ev.prompt_tokens = prompt_len();
   ev.completion_tokens = n_generated();
+  ev.cached_tokens = cached_tokens_;
   return ev;
 }
 
@@ -58,6 +59,7 @@ TokenEvent Generation::advance(StepResult& result, const ResultRef& ref, int64_t
   ev.token = tok;
   ev.prompt_tokens = prompt_len();
   ev.completion_tokens = n_generated();
+  ev.cached_tokens = cached_tokens_;
   const auto& stops = params_.stop_tokens;
   if (std::find(stops.begin(), stops.end(), tok) != stops.end())
     ev.finish = FinishReason::Stop;

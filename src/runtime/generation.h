@@ -42,6 +42,9 @@ class Generation {
   int prompt_len() const { return static_cast<int>(prompt_len_); }
   int n_generated() const { return static_cast<int>(tokens_.size() - prompt_len_); }
   const GenerationParams& params() const { return params_; }
+  // Prompt tokens the prefix cache supplied when the sequence started; reported in its events.
+  void set_cached_tokens(int n) { cached_tokens_ = n; }
+  int cached_tokens() const { return cached_tokens_; }
   // An event that only reports a finish (cancelled, failed), with this sequence's counts.
   TokenEvent finish_event(FinishReason r, const std::string& error = "") const;
 
@@ -50,6 +53,7 @@ class Generation {
   size_t prompt_len_;
   GenerationParams params_;
   int context_;
+  int cached_tokens_ = 0;
   Sampler sampler_;
   std::vector<float> raw_;  // the unedited logits, kept only when logprobs are asked for
 };

@@ -47,6 +47,7 @@ struct TokenEvent {
   FinishReason finish = FinishReason::None;
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  int cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache
   std::string error;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 
+#include "kv/prefix_cache.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -29,6 +30,7 @@ struct Scheduler::Seq {
   TokenCallback cb;
   SequenceKv kv;  // kv.length: tokens of gen.tokens() already in the cache
   bool done = false;
+  bool started = false;  // admitted once: cached_tokens counts the first admission only
 
   Seq(std::vector<int32_t> prompt, GenerationParams p, int context)
       : gen(std::move(prompt), std::move(p), context) {}
@@ -150,12 +152,19 @@ void Scheduler::loop() {
         running.clear();
       } else {
         // Admission: oldest first, while a slot and the blocks for its pending tokens are free.
-        int free_blocks = cache_.free_blocks();
+        // Blocks the prefix cache already holds cost nothing unless they are idle (taking
+        // those lowers the free count); an admitted sequence takes them at once.
+        int reserved = 0;
+        const int bs = cache_.block_size();
         while (!waiting_.empty() && static_cast<int>(running.size()) < opts_.max_seqs) {
           auto& s = waiting_.front();
-          int need = (s->gen.total() + 1 + cache_.block_size() - 1) / cache_.block_size();
-          if (need > free_blocks && !running.empty()) break;
-          free_blocks -= need;
+          const PrefixProbe probe = kv_probe_prefix(cache_, s->gen.tokens());
+          const int need = (s->gen.total() + 1 + bs - 1) / bs - probe.blocks + probe.idle;
+          if (need > cache_.free_blocks() - reserved && !running.empty()) break;
+          const int attached = kv_attach_prefix(cache_, s->kv, s->gen.tokens());
+          if (!s->started) s->gen.set_cached_tokens(std::min(attached, s->gen.prompt_len()));
+          s->started = true;
+          reserved += need - probe.idle;
           running.push_back(s);
           waiting_.pop_front();
         }
@@ -169,6 +178,8 @@ void Scheduler::loop() {
     stats_.waiting = waiting_.size();
     stats_.kv_blocks_free = cache_.free_blocks();
     stats_.kv_blocks_used = cache_.n_blocks() - cache_.free_blocks();
+    stats_.kv_blocks_cached = cache_.pool().idle_cached();
+    stats_.prefix_cache = cache_.pool().stats();
   }
 }
 
@@ -240,6 +251,7 @@ void Scheduler::step(std::vector<std::shared_ptr<Seq>>& running) {
     const int prompt_left = p.seq->gen.prompt_len() - p.seq->kv.length;
     prompt_fed += static_cast<uint64_t>(std::clamp(prompt_left, 0, p.n));
     p.seq->kv.length += p.n;
+    kv_publish_full_blocks(cache_, p.seq->kv, p.seq->gen.tokens());
   }
 
   const int64_t V = model_.config().vocab_size;

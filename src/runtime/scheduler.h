@@ -3,6 +3,9 @@
 // every active sequence: requests join and leave between steps, long prompts are fed in chunks
 // so running streams keep flowing, and when KV blocks run out the youngest sequence is
 // preempted (its blocks freed, its tokens recomputed later) rather than anything failing.
+// Full blocks are shared through the prefix cache (kv/prefix_cache.h): a sequence starts after
+// the longest cached prefix of its tokens, and a preempted one takes back whatever of its own
+// blocks is still cached when it is readmitted.
 // Each step is the pipeline every caller shares: the scheduler plans (which sequences, how many
 // tokens each), the batch builder turns the plan into the model's inputs, the model runs it, and
 // each sequence's Generation consumes its result.
@@ -35,6 +38,8 @@ struct SchedulerOptions {
 struct SchedulerStats {
   size_t waiting = 0, running = 0;
   int kv_blocks_used = 0, kv_blocks_free = 0;
+  int kv_blocks_cached = 0;  // idle prefix-cache blocks, counted in kv_blocks_free
+  PrefixCacheStats prefix_cache;
   uint64_t prompt_tokens = 0, completion_tokens = 0, steps = 0, preemptions = 0;
   int last_batch_tokens = 0, last_batch_seqs = 0;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kv/prefix_cache.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -19,6 +20,14 @@ Session::~Session() {
 
 void Session::reset() {
   kv_release(cache_, seq_);
+  tokens_.clear();
+}
+
+int Session::reuse_prefix(std::span<const int32_t> tokens) {
+  reset();
+  const int n = kv_attach_prefix(cache_, seq_, tokens);
+  tokens_.assign(tokens.begin(), tokens.begin() + n);
+  return n;
 }
 
 ResultRef Session::step(std::span<const int32_t> tokens, RowOutput last) {
@@ -55,23 +64,11 @@ ResultRef Session::run(std::span<const int32_t> tokens, RowOutput last, std::vec
     ref = builder_.add(seq_, part, final_chunk ? last : RowOutput::None, all != nullptr);
     model_.forward(builder_.batch(), cache_, result_);
     seq_.length += static_cast<int32_t>(part.size());
+    tokens_.insert(tokens_.end(), part.begin(), part.end());
+    kv_publish_full_blocks(cache_, seq_, tokens_);
     if (all) all->insert(all->end(), result_.logits.begin(), result_.logits.end());
   }
   return ref;
-}
-
-void Session::truncate(int32_t n) {
-  if (n <= 0) {
-    reset();
-    return;
-  }
-  if (n >= seq_.length) return;
-  seq_.length = n;
-  const size_t keep = static_cast<size_t>(blocks_for_context(n, cache_.block_size()));
-  while (seq_.blocks.size() > keep) {
-    cache_.free_block(seq_.blocks.back());
-    seq_.blocks.pop_back();
-  }
 }
 
 }  // namespace hearth

@@ -28,11 +28,14 @@ class Session {
   std::vector<float> feed(const std::vector<int32_t>& tokens, bool all_logits = false);
 
   int32_t length() const { return seq_.length; }
-  // Forgets every token from position n on (their blocks go back to the cache), so a caller
-  // can re-feed a conversation from where it diverged instead of from the start.
-  void truncate(int32_t n);
   int max_context() const { return max_context_; }
+  // Forgets every token; the full blocks stay in the prefix cache for whoever needs them next.
   void reset();
+  // Starts over with the longest cached prefix of `tokens` (kv/prefix_cache.h), always leaving
+  // at least the last token to feed; returns how many tokens it reused. The caller then feeds
+  // tokens from that position on. A multi-turn chat re-renders its conversation each turn and
+  // so recomputes only the new part.
+  int reuse_prefix(std::span<const int32_t> tokens);
 
  private:
   // Feeds in chunks; the last chunk's step asks for `last` (or all_logits: every chunk asks for
@@ -43,6 +46,7 @@ class Session {
   KvCache& cache_;
   int max_context_;
   SequenceKv seq_;
+  std::vector<int32_t> tokens_;  // what seq_ holds: its full blocks are published from these
   BatchBuilder builder_;
   StepResult result_;
 };

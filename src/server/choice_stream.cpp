@@ -83,6 +83,7 @@ void ChoiceStream::finish(const TokenEvent& ev, ChoiceUpdate& out) {
   out.raw_finish = ev.finish;
   out.prompt_tokens = ev.prompt_tokens;
   out.completion_tokens = ev.completion_tokens;
+  out.cached_tokens = setup_.reports_cached_tokens ? ev.cached_tokens : 0;
   if (ev.finish == FinishReason::Cancelled || ev.finish == FinishReason::Error) {
     out.error = ev.error.empty() ? "the request was cancelled" : ev.error;
     out.finish_reason = ev.finish == FinishReason::Cancelled ? "cancelled" : "error";

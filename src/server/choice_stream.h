@@ -25,6 +25,8 @@ struct ChoiceSetup {
   int32_t python_tag = -1;
   int32_t eom = -1;
   bool logprobs = false;
+  // Usage counts a prompt once: only the first of its n choices reports its cached tokens.
+  bool reports_cached_tokens = true;
 };
 
 struct TokenInfo {
@@ -47,6 +49,7 @@ struct ChoiceUpdate {
   std::string error;
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  int cached_tokens = 0;  // prompt tokens reused from the prefix cache
 };
 
 class ChoiceStream {

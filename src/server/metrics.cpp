@@ -120,6 +120,18 @@ std::string Metrics::render(const SchedulerStats& s) const {
   sample(out, "hearth_kv_blocks_used", s.kv_blocks_used);
   header(out, "hearth_kv_blocks_free", "gauge", "KV cache blocks free.");
   sample(out, "hearth_kv_blocks_free", s.kv_blocks_free);
+  header(out, "hearth_kv_blocks_cached", "gauge",
+         "Idle KV blocks kept for the prefix cache (counted as free: evicted when needed).");
+  sample(out, "hearth_kv_blocks_cached", s.kv_blocks_cached);
+  header(out, "hearth_prefix_cache_hits_total", "counter",
+         "Full prompt KV blocks taken from the prefix cache instead of computed.");
+  sample(out, "hearth_prefix_cache_hits_total", static_cast<double>(s.prefix_cache.hits));
+  header(out, "hearth_prefix_cache_misses_total", "counter",
+         "Full prompt KV blocks looked up in the prefix cache and not found.");
+  sample(out, "hearth_prefix_cache_misses_total", static_cast<double>(s.prefix_cache.misses));
+  header(out, "hearth_prefix_cache_evictions_total", "counter",
+         "Cached KV blocks evicted (least recently used first) to make room.");
+  sample(out, "hearth_prefix_cache_evictions_total", static_cast<double>(s.prefix_cache.evictions));
   header(out, "hearth_scheduler_steps_total", "counter", "Batched forward steps.");
   sample(out, "hearth_scheduler_steps_total", static_cast<double>(s.steps));
   header(out, "hearth_preemptions_total", "counter", "Sequences preempted for KV blocks.");

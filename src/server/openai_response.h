@@ -22,6 +22,7 @@ struct ResponseHeader {
 struct Usage {
   int prompt_tokens = 0;
   int completion_tokens = 0;
+  int cached_tokens = 0;  // prompt tokens whose KV the prefix cache supplied
 };
 ojson usage_json(const Usage& u);
 

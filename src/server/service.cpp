@@ -53,6 +53,7 @@ class JobStream : public SseStream {
         return false;
       }
       usage_.completion_tokens += item.update.completion_tokens;
+      usage_.cached_tokens += item.update.cached_tokens;
       for (auto& c : fmt_->stream_update(item.choice, item.update)) out += sse_event(c);
     }
     if (job_->finished()) {
@@ -106,6 +107,7 @@ class JobReply : public PendingReply {
           return true;
         }
         usage_.completion_tokens += item.update.completion_tokens;
+        usage_.cached_tokens += item.update.cached_tokens;
         fmt_->add(item.choice, item.update);
       }
     }
@@ -276,6 +278,7 @@ ChoiceSpec OpenAiService::chat_choice(const ChatRequest& r, const std::vector<in
   c.setup.python_tag = python_tag_;
   c.setup.eom = eom_;
   c.setup.logprobs = r.logprobs;
+  c.setup.reports_cached_tokens = i == 0;  // the prompt is shared by the request's n choices
   return c;
 }
 
@@ -316,6 +319,7 @@ Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) 
       c.setup.stop = r.s.stop;
       c.setup.end_ids = cfg_.end_ids;
       c.setup.logprobs = r.logprobs >= 0;
+      c.setup.reports_cached_tokens = i == 0;
       cf.echo_text.push_back(r.echo ? echo : "");
       cf.echo_tokens.push_back(
           r.echo ? std::vector<int32_t>(

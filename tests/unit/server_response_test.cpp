@@ -98,8 +98,8 @@ TEST(ServerResponse, ChatResponseAndChunks) {
   EXPECT_TRUE(r["choices"][0]["logprobs"].is_null());
   EXPECT_EQ(r["choices"][1]["message"]["content"], "Yo");
   EXPECT_EQ(r["choices"][1]["finish_reason"], "length");
-  EXPECT_EQ(r["usage"],
-            ojson::parse(R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15})"));
+  EXPECT_EQ(r["usage"], ojson::parse(R"({"prompt_tokens":10,"completion_tokens":5,"total_tokens":15,
+                             "prompt_tokens_details":{"cached_tokens":0}})"));
 
   ResponseHeader hs{"chatcmpl-2", 1, "devB", true};
   auto s = make_chat_formatter(tok(), hs, {1, false});
@@ -121,6 +121,7 @@ TEST(ServerResponse, ChatResponseAndChunks) {
   ojson usage = s->stream_usage({4, 1});
   EXPECT_EQ(usage["choices"], ojson::array());
   EXPECT_EQ(usage["usage"]["total_tokens"], 5);
+  EXPECT_EQ(s->stream_usage({4, 1, 3})["usage"]["prompt_tokens_details"]["cached_tokens"], 3);
 }
 
 TEST(ServerResponse, ToolCalls) {
@@ -235,6 +236,8 @@ TEST(ServerMetrics, PrometheusText) {
   s.running = 3;
   s.kv_blocks_used = 5;
   s.kv_blocks_free = 7;
+  s.kv_blocks_cached = 4;
+  s.prefix_cache = {11, 6, 2};
   std::string t = m.render(s);
   auto has = [&](const std::string& line) {
     return t.find("\n" + line + "\n") != std::string::npos;
@@ -247,6 +250,10 @@ TEST(ServerMetrics, PrometheusText) {
   EXPECT_TRUE(has("hearth_running_sequences 3"));
   EXPECT_TRUE(has("hearth_kv_blocks_used 5"));
   EXPECT_TRUE(has("hearth_kv_blocks_free 7"));
+  EXPECT_TRUE(has("hearth_kv_blocks_cached 4"));
+  EXPECT_TRUE(has("hearth_prefix_cache_hits_total 11"));
+  EXPECT_TRUE(has("hearth_prefix_cache_misses_total 6"));
+  EXPECT_TRUE(has("hearth_prefix_cache_evictions_total 2"));
   // Cumulative buckets: 0.03 falls in le=0.05 and above; 7 only in le=10 and above.
   EXPECT_TRUE(has("hearth_time_to_first_token_seconds_bucket{le=\"0.025\"} 0"));
   EXPECT_TRUE(has("hearth_time_to_first_token_seconds_bucket{le=\"0.05\"} 1"));

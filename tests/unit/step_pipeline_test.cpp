@@ -29,7 +29,7 @@ const std::string kData = HEARTH_TEST_DATA;
 
 TEST(BatchBuilder, InputsComeFromTheBlockTables) {
   BatchBuilder b(8);
-  SequenceKv a{{5, 2, 7}, 14}, c{{3}, 0};
+  SequenceKv a{{5, 2, 7}, 14, {}}, c{{3}, 0, {}};
   const std::vector<int32_t> ta = {10, 11, 12}, tc = {20};
   const ResultRef ra = b.add(a, ta, RowOutput::Logits);
   const ResultRef rc = b.add(c, tc, RowOutput::Argmax);

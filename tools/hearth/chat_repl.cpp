@@ -1,5 +1,6 @@
-// Each turn re-renders the whole conversation with the official template, keeps the cached
-// prefix it shares with what the model has already seen, and feeds only the rest. When the
+// Each turn re-renders the whole conversation with the official template, takes the KV of the
+// prefix it shares with earlier turns from the prefix cache (kv/prefix_cache.h, as the server
+// does) and feeds only the rest. When the
 // conversation outgrows the context, the oldest turns are dropped (the system message stays).
 #include "chat_repl.h"
 
@@ -46,8 +47,8 @@ bool read_message(std::string& out, bool tty) {
 }  // namespace
 
 int chat_repl(Engine& engine, const Tokenizer& tok, const std::string& system,
-              const GenerateOptions& o) {
-  const bool tty = ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1;
+              const GenerateOptions& o, bool json) {
+  const bool tty = !json && ::isatty(STDIN_FILENO) == 1 && ::isatty(STDOUT_FILENO) == 1;
   if (tty)
     std::printf(
         "hearth chat: %s, context %d tokens. Enter sends; end a line with \\ or wrap in \"\"\" "
@@ -56,14 +57,12 @@ int chat_repl(Engine& engine, const Tokenizer& tok, const std::string& system,
   Session session(engine.model(), engine.cache(), engine.context());
   const std::vector<int32_t> end_ids = end_of_sequence_ids(engine.config(), &tok);
   nlohmann::ordered_json history = nlohmann::ordered_json::array();
-  std::vector<int32_t> cached;  // exactly the tokens the session holds
   std::string input;
   while (read_message(input, tty)) {
     if (input == "/exit" || input == "/quit") break;
     if (input == "/reset") {
       history = nlohmann::ordered_json::array();
       session.reset();
-      cached.clear();
       continue;
     }
     if (input.empty()) continue;
@@ -86,16 +85,23 @@ int chat_repl(Engine& engine, const Tokenizer& tok, const std::string& system,
       history.erase(history.end() - 1);
       continue;
     }
-    size_t common = 0;
-    while (common < cached.size() && common < ids.size() && cached[common] == ids[common]) ++common;
-    common = std::min(common, ids.size() - 1);  // at least one token to get logits from
-    session.truncate(static_cast<int32_t>(common));
+    const size_t common = static_cast<size_t>(session.reuse_prefix(ids));
     GenerateOptions turn = o;
+    turn.echo = o.echo && !json;
     turn.n_predict = std::min(o.n_predict, engine.context() - static_cast<int>(ids.size()));
     Generated g = generate_to_stdout(engine, session, ids, common, turn, &tok, end_ids);
-    cached = ids;
-    cached.insert(cached.end(), g.fed.begin(), g.fed.end());
-    history.push_back({{"role", "assistant"}, {"content", tok.decode(g.tokens, true)}});
+    const std::string reply = tok.decode(g.tokens, true);
+    history.push_back({{"role", "assistant"}, {"content", reply}});
+    if (json) {
+      nlohmann::ordered_json j;
+      j["prompt_tokens"] = ids.size();
+      j["cached_tokens"] = common;
+      j["tokens"] = g.tokens;
+      j["text"] = reply;
+      j["finish_reason"] = g.stopped ? "stop" : "length";
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      std::fflush(stdout);
+    }
   }
   if (tty) std::printf("\n");
   return 0;

@@ -6,7 +6,9 @@
 
 namespace hearth::cli {
 
+// json: instead of streaming each reply, print one JSON line per turn (its text, prompt tokens
+// and how many of them came from the prefix cache).
 int chat_repl(Engine& engine, const Tokenizer& tok, const std::string& system,
-              const GenerateOptions& o);
+              const GenerateOptions& o, bool json = false);
 
 }  // namespace hearth::cli

@@ -59,7 +59,7 @@ int run_generate(RunOpts o) {
     if (!tok) throw Error(o.model, "has no tokenizer: interactive chat needs one (use --tokens)");
     Engine engine(o.model, o.engine);
     prepare(o.gen, engine, tk, end_of_sequence_ids(engine.config(), tk));
-    return chat_repl(engine, *tok, o.system, o.gen);
+    return chat_repl(engine, *tok, o.system, o.gen, o.json);
   }
   std::vector<int32_t> ids;
   if (!o.tokens.empty()) {
@@ -100,9 +100,13 @@ RegisterCommand reg(
       app.add_flag("--special", o->special, "Parse special tokens such as <|eot_id|> in --prompt");
       app.add_flag("--print-ids", o->print_ids, "Print token ids instead of text");
       app.add_flag("--json", o->json,
-                   "Print one JSON object at the end (tokens, text, finish reason, speed)");
+                   "Print one JSON object at the end (tokens, text, finish reason, speed); in "
+                   "the interactive chat, one per turn (with the prompt tokens reused from the "
+                   "prefix cache)");
       add_generate_options(app, o->gen);
       add_engine_options(app, o->engine);
+      app.add_flag("!--no-prefix-cache", o->engine.prefix_cache,
+                   "Interactive chat: recompute the whole conversation each turn");
       return [o] { return run_generate(*o); };
     });
 

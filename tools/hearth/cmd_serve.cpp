@@ -106,9 +106,10 @@ int run_serve(ServeOpts o) {
   const int port = http.bind();
   std::fprintf(stderr,
                "hearth serve: listening on http://%s:%d (model %s, context %d, %d sequences, %d "
-               "KV blocks of %d tokens)\n",
+               "KV blocks of %d tokens, prefix cache %s)\n",
                o.http.host.c_str(), port, sc.model_id.c_str(), engine.context(), o.max_seqs,
-               engine.cache().n_blocks(), engine.cache().block_size());
+               engine.cache().n_blocks(), engine.cache().block_size(),
+               o.engine.prefix_cache ? "on" : "off");
   std::fflush(stderr);
 
   std::thread listener([&] { http.serve(); });
@@ -150,6 +151,8 @@ RegisterCommand reg("serve", "OpenAI-compatible HTTP server", [](CLI::App& app) 
       ->capture_default_str();
   auto* blocks = app.add_option("--kv-blocks", o->kv_blocks, "KV cache blocks (16 tokens each)");
   app.add_option("--kv-memory", o->kv_memory_gib, "KV cache size in GiB")->excludes(blocks);
+  app.add_flag("!--no-prefix-cache", o->engine.prefix_cache,
+               "Recompute every prompt instead of reusing the KV blocks of prefixes seen before");
   app.add_option("--http-threads", o->http.threads, "HTTP worker threads")->capture_default_str();
   app.add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")
       ->capture_default_str();

@@ -23,7 +23,9 @@ test('16 concurrent greedy requests equal the same requests run alone', async ()
   for (let i = 0; i < 16; ++i) {
     assert.deepEqual(tokensOf(together[i]), tokensOf(alone[i]), `request ${i}`);
     assert.equal(together[i].choices[0].message.content, alone[i].choices[0].message.content);
-    assert.deepEqual(together[i].usage, alone[i].usage);
+    // Run again, a prompt finds more of itself in the prefix cache: only cached_tokens differs.
+    const counts = (u) => ({ ...u, prompt_tokens_details: undefined });
+    assert.deepEqual(counts(together[i].usage), counts(alone[i].usage));
   }
 });
 
