@@ -671,6 +671,18 @@ void SchemaConstraint::compute_allowed(int64_t limit) {
       end = end || can_end(t);
     }
   }
+  if (doc_.optional && generated_ == 0) {
+    // Free text may begin with anything that cannot begin the document.
+    const JsonVocab& v = *vocab_;
+    for (int32_t id = 0; id < v.size(); ++id) {
+      const std::string& b = v.bytes(id);
+      bool starts_doc = false;
+      for (auto& alt : doc_.alternatives)
+        starts_doc = starts_doc || (!b.empty() && !alt.prefix.empty() && b[0] == alt.prefix[0]);
+      if (!b.empty() && !starts_doc) allow_[static_cast<size_t>(id)] = 1;
+    }
+    end = true;
+  }
   const bool any = std::find(allow_.begin(), allow_.end(), 1) != allow_.end();
   if (!any && !end && best_ < kSchemaInf && best_ > limit) {
     // Over budget already (max_tokens below the shortest document): head for the end by the
@@ -683,6 +695,7 @@ void SchemaConstraint::compute_allowed(int64_t limit) {
 }
 
 void SchemaConstraint::apply(float* logits, int64_t vocab) {
+  if (free_) return;
   compute_allowed(static_cast<int64_t>(max_tokens_) - generated_ - 1);
   const int64_t n = std::min<int64_t>(vocab, vocab_->size());
   const float ninf = -std::numeric_limits<float>::infinity();
@@ -694,6 +707,7 @@ void SchemaConstraint::apply(float* logits, int64_t vocab) {
 std::vector<int32_t> SchemaConstraint::allowed_tokens() {
   compute_allowed(static_cast<int64_t>(max_tokens_) - generated_ - 1);
   std::vector<int32_t> out;
+  if (free_) std::fill(allow_.begin(), allow_.end(), 1);
   for (size_t i = 0; i < allow_.size(); ++i)
     if (allow_[i]) out.push_back(static_cast<int32_t>(i));
   return out;
@@ -701,7 +715,7 @@ std::vector<int32_t> SchemaConstraint::allowed_tokens() {
 
 void SchemaConstraint::accept(int32_t token) {
   ++generated_;
-  if (ended_ || broken_) return;
+  if (ended_ || broken_ || free_) return;
   if (token < 0 || token >= vocab_->size()) {
     broken_ = true;
     return;
@@ -734,6 +748,10 @@ void SchemaConstraint::accept(int32_t token) {
     step(t, static_cast<uint8_t>(bytes[k]), [&](Thread& n) { feed(n, k + 1); });
   };
   for (size_t i = 0; i < stacks_.size(); ++i) feed(thread(i), 0);
+  if (next.empty() && doc_.optional && generated_ == 1) {
+    free_ = true;
+    return;
+  }
   if (next.empty()) {
     broken_ = true;
     return;
@@ -750,7 +768,7 @@ void SchemaConstraint::accept(int32_t token) {
 }
 
 bool SchemaConstraint::complete() const {
-  if (broken_) return false;
+  if (broken_ || free_) return false;
   for (size_t i = 0; i < stacks_.size(); ++i)
     if (can_end(thread(i))) return true;
   return false;

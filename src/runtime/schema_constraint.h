@@ -29,6 +29,9 @@ struct SchemaDocument {
   };
   std::vector<Alternative> alternatives;
   std::string suffix;
+  // The document is optional (a strict tool under tool_choice "auto"): a first token that cannot
+  // begin it turns the constraint off and the reply is free text.
+  bool optional = false;
 };
 
 class SchemaConstraint : public LogitsConstraint {
@@ -88,6 +91,7 @@ class SchemaConstraint : public LogitsConstraint {
   int generated_ = 0;
   bool broken_ = false;
   bool ended_ = false;
+  bool free_ = false;                       // an optional document was not begun
   std::vector<std::vector<Frame>> stacks_;  // the committed threads
   std::vector<uint8_t> ws_;                 // and their whitespace runs
   std::vector<uint8_t> allow_;

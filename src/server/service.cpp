@@ -270,13 +270,14 @@ Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point
     if (r.logprobs) c.params.top_logprobs = r.top_logprobs;
     if (r.structured.has_response_schema()) {
       c.params.constraint = response_schema_constraint(r.structured, json_vocab(), max_tokens);
-    } else if (forced && r.structured.any_strict_tool()) {
+    } else if (r.tool_choice != ToolChoice::kNone && r.structured.any_strict_tool() &&
+               !r.json_object) {
       std::vector<std::pair<std::string, size_t>> calls;
       for (size_t t = 0; t < r.tool_names.size(); ++t)
         if (r.tool_choice != ToolChoice::kNamed || r.tool_names[t] == r.tool_name)
           calls.push_back({tool_call_prefix(r.tool_names[t]), t});
       c.params.constraint =
-          tool_call_schema_constraint(r.structured, calls, json_vocab(), max_tokens);
+          tool_call_schema_constraint(r.structured, calls, json_vocab(), max_tokens, !forced);
     } else if (r.json_object || forced) {
       JsonConstraintOptions jo;
       jo.max_tokens = max_tokens;

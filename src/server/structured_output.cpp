@@ -126,8 +126,9 @@ std::shared_ptr<LogitsConstraint> response_schema_constraint(const StructuredOut
 
 std::shared_ptr<LogitsConstraint> tool_call_schema_constraint(
     const StructuredOutput& so, const std::vector<std::pair<std::string, size_t>>& calls,
-    std::shared_ptr<const JsonVocab> vocab, int max_tokens) {
+    std::shared_ptr<const JsonVocab> vocab, int max_tokens, bool optional) {
   SchemaDocument doc;
+  doc.optional = optional;
   for (auto& [prefix, i] : calls) {
     int32_t node = i < so.tool_roots.size() ? so.tool_roots[i] : -1;
     if (node < 0) node = so.any_object;

@@ -35,10 +35,11 @@ void parse_tool_strictness(const nlohmann::ordered_json& fn, size_t i, Structure
 std::shared_ptr<LogitsConstraint> response_schema_constraint(const StructuredOutput& so,
                                                              std::shared_ptr<const JsonVocab> vocab,
                                                              int max_tokens);
-// The constraint for a required tool call: one of `calls` (the call's literal prefix, the tool's
-// index), then its parameters, then "}". Non-strict tools take any object.
+// The constraint for a tool call: one of `calls` (the call's literal prefix, the tool's index),
+// then its parameters, then "}". Non-strict tools take any object. `optional` (tool_choice
+// "auto"): a reply that does not begin like a call is free text.
 std::shared_ptr<LogitsConstraint> tool_call_schema_constraint(
     const StructuredOutput& so, const std::vector<std::pair<std::string, size_t>>& calls,
-    std::shared_ptr<const JsonVocab> vocab, int max_tokens);
+    std::shared_ptr<const JsonVocab> vocab, int max_tokens, bool optional);
 
 }  // namespace hearth::server

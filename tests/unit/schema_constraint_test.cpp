@@ -375,6 +375,49 @@ TEST(SchemaConstraint, ToolCallPrefixesPickTheParameters) {
   }
 }
 
+// tool_choice "auto" with a strict tool: a reply that begins like a call is held to it, any other
+// reply is free text.
+TEST(SchemaConstraint, OptionalDocumentIsFreeUnlessBegun) {
+  auto v = small_vocab();
+  auto graph = std::make_shared<SchemaGraph>();
+  SchemaDocument doc;
+  doc.alternatives.push_back({"{\"name\": \"f\", \"parameters\": ",
+                              graph->add(json::parse(R"({"type":"object","properties":{
+                                  "a":{"type":"integer"}},"required":["a"],
+                                  "additionalProperties":false})"))});
+  doc.suffix = "}";
+  doc.optional = true;
+  SchemaConstraint free_text(v, graph, doc, 60);
+  auto first = free_text.allowed_tokens();
+  EXPECT_TRUE(std::binary_search(first.begin(), first.end(), static_cast<int32_t>('H')));
+  EXPECT_TRUE(std::binary_search(first.begin(), first.end(), static_cast<int32_t>('{')));
+  EXPECT_TRUE(std::binary_search(first.begin(), first.end(), kEnd));
+  EXPECT_FALSE(std::binary_search(first.begin(), first.end(), 329));  // "{}" begins neither
+  free_text.accept('H');
+  EXPECT_FALSE(free_text.broken());
+  EXPECT_EQ(free_text.allowed_tokens().size(), static_cast<size_t>(v->size()));
+  EXPECT_FALSE(free_text.complete());
+
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    SchemaConstraint call(v, graph, doc, 60);
+    call.accept('{');
+    std::mt19937_64 rng(seed);
+    std::vector<int32_t> ids = {'{'};
+    for (int i = 1; i < 60; ++i) {
+      auto a = call.allowed_tokens();
+      ASSERT_FALSE(a.empty());
+      ASSERT_LT(a.size(), 200u);  // held to the call
+      const int32_t t = a[rng() % a.size()];
+      call.accept(t);
+      ASSERT_FALSE(call.broken());
+      ids.push_back(t);
+      if (v->is_end(t)) break;
+    }
+    const json j = json::parse(decode(*v, ids));
+    EXPECT_TRUE(graph->validate(doc.alternatives[0].node, j.at("parameters")));
+  }
+}
+
 // The real Llama 3 vocabulary (128,256 tokens): walks stay valid, and the per-step mask time is
 // printed (the decode-speed figure in the README comes from `hearth serve`, not from here).
 TEST(SchemaConstraint, RealVocabularyRandomWalks) {

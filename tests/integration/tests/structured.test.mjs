@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Ajv2020 from 'ajv/dist/2020.js';
+import { execFileSync } from 'node:child_process';
 import { client, MODEL, post } from './common.mjs';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -97,11 +98,11 @@ function generate(r, depth) {
   }
 }
 const r = rng(20240611);
-const generated = Array.from({ length: 40 }, () => generate(r, 2));
+const generated = Array.from({ length: 35 }, () => generate(r, 2));
 
 async function constrained(schema, i, extra = {}) {
   return client.chat.completions.create({
-    model: MODEL, messages, max_tokens: 96, temperature: 1, seed: 1000 + i,
+    model: MODEL, messages, max_tokens: 64, temperature: 1, seed: 1000 + i,
     response_format: { type: 'json_schema', json_schema: { name: `s${i}`, schema, strict: true } },
     ...extra,
   });
@@ -128,7 +129,7 @@ test(`json_schema: ${written.length} written and ${generated.length} generated s
     const c = res.choices[0];
     assert.equal(c.finish_reason, 'stop', `schema ${i}: ${c.message.content}`);
     checkValid(schema, c.message.content, `schema ${i}`);
-    assert.ok(res.usage.completion_tokens <= 96);
+    assert.ok(res.usage.completion_tokens <= 64);
   });
 });
 
@@ -186,6 +187,30 @@ test('strict function tools: required and named calls carry arguments that valid
     if (typeof tool_choice === 'object') assert.equal(call.function.name, tool_choice.function.name);
     checkValid(byName[call.function.name], call.function.arguments, `tool ${call.function.name}`);
   });
+});
+
+test('strict function tools under tool_choice auto: a reply that begins a call is held to the parameters', async () => {
+  const params = { type: 'object', properties: { n: { type: 'integer' }, s: { type: 'string', maxLength: 5 } },
+    required: ['n', 's'], additionalProperties: false };
+  const tools = [{ type: 'function', function: { name: 'pick', strict: true, parameters: params } }];
+  // Bias the model toward '{"' so that it begins a call; the constraint writes the rest.
+  const ids = JSON.parse(execFileSync(process.env.HEARTH_BIN, ['tokenize', process.env.HEARTH_MODEL, '{"']).toString());
+  const brace = ids[ids.length - 1];
+  await inBatches([0, 1, 2, 3], 4, async (seed) => {
+    const res = await client.chat.completions.create({
+      model: MODEL, messages: [{ role: 'user', content: 'Call pick.' }], tools, tool_choice: 'auto',
+      max_tokens: 64, temperature: 1, seed, logit_bias: { [brace]: 100 },
+    });
+    const c = res.choices[0];
+    assert.equal(c.finish_reason, 'tool_calls', JSON.stringify(c.message));
+    checkValid(params, c.message.tool_calls[0].function.arguments, 'auto call');
+  });
+  // Unbiased, the random model writes text: that stays free (and is not a tool call).
+  const text = await client.chat.completions.create({
+    model: MODEL, messages: [{ role: 'user', content: 'Hi.' }], tools, tool_choice: 'auto',
+    max_tokens: 8, temperature: 0,
+  });
+  assert.equal(text.choices[0].message.tool_calls, undefined);
 });
 
 const unsupported = [
