@@ -64,7 +64,8 @@ TokenEvent Generation::advance(StepResult& result, const ResultRef& ref, int64_t
   if (std::find(stops.begin(), stops.end(), tok) != stops.end())
     ev.finish = FinishReason::Stop;
   else if (n_generated() >= params_.max_tokens || total() >= context_)
-    ev.finish = FinishReason::Length;
+    ev.finish = params_.constraint && params_.constraint->complete() ? FinishReason::Stop
+                                                                     : FinishReason::Length;
   return ev;
 }
 

@@ -4,11 +4,13 @@
 #include <cstring>
 #include <limits>
 
-#include "tokenizer/tokenizer.h"
+#include "runtime/json_bytes.h"
 #include "util/error.h"
 
 namespace hearth {
 namespace {
+
+using namespace json_bytes;
 
 using Mode = JsonConstraint::Mode;
 using Cursor = JsonConstraint::Cursor;
@@ -21,58 +23,6 @@ constexpr int kMaxIntDigits = 200;
 constexpr int kMaxExpDigits = 2;
 constexpr const char* kLiterals[3] = {"true", "false", "null"};
 constexpr uint8_t kLiteralLen[3] = {4, 5, 4};
-
-bool is_ws(uint8_t b) {
-  return b == ' ' || b == '\t' || b == '\n' || b == '\r';
-}
-bool is_digit(uint8_t b) {
-  return b >= '0' && b <= '9';
-}
-bool is_hex(uint8_t b) {
-  return is_digit(b) || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
-}
-bool is_plain_string_byte(uint8_t b) {
-  return b != '"' && b != '\\' && b >= 0x20;
-}
-
-// UTF-8 inside strings, so the raw bytes are well-formed (no overlongs, surrogates or values past
-// U+10FFFF). States: 0 between characters; 1..3 continuation bytes left; 4..7 a restricted
-// second byte after E0, ED, F0, F4.
-constexpr int kUtf8States = 8;
-constexpr uint8_t kUtf8Pending[kUtf8States] = {0, 1, 2, 3, 2, 2, 3, 3};
-constexpr const char* kUtf8Closing[kUtf8States] = {
-    "", "\x80", "\x80\x80", "\x80\x80\x80", "\xA0\x80", "\x80\x80", "\x90\x80\x80", "\x80\x80\x80"};
-
-// The state after byte b, or -1. In state 0 an ASCII byte is accepted here; the caller has
-// already handled the bytes JSON treats specially.
-int utf8_next(uint8_t u, uint8_t b) {
-  auto in = [&](int lo, int hi) { return b >= lo && b <= hi; };
-  switch (u) {
-    case 0:
-      if (b < 0x80) return 0;
-      if (in(0xC2, 0xDF)) return 1;
-      if (b == 0xE0) return 4;
-      if (b == 0xED) return 5;
-      if (in(0xE1, 0xEF)) return 2;
-      if (b == 0xF0) return 6;
-      if (b == 0xF4) return 7;
-      if (in(0xF1, 0xF3)) return 3;
-      return -1;
-    case 1:
-    case 2:
-    case 3:
-      return in(0x80, 0xBF) ? u - 1 : -1;
-    case 4:
-      return in(0xA0, 0xBF) ? 1 : -1;
-    case 5:
-      return in(0x80, 0x9F) ? 1 : -1;
-    case 6:
-      return in(0x90, 0xBF) ? 2 : -1;
-    case 7:
-      return in(0x80, 0x8F) ? 2 : -1;
-  }
-  return -1;
-}
 
 int depth(const Cursor& c) {
   return c.base_len + c.n_pushed;
@@ -96,89 +46,6 @@ void pop(Cursor& c) {
 }
 
 }  // namespace
-
-// ---------------------------------------------------------------------------------------------
-// JsonVocab
-
-JsonVocab::JsonVocab(std::vector<std::string> bytes, std::vector<int32_t> end_ids)
-    : bytes_(std::move(bytes)), end_ids_(std::move(end_ids)) {
-  std::sort(end_ids_.begin(), end_ids_.end());
-  end_ids_.erase(std::unique(end_ids_.begin(), end_ids_.end()), end_ids_.end());
-  for (int32_t id : end_ids_) {
-    if (id < 0 || id >= size()) throw Error("json constraint", "end token id out of range");
-    bytes_[static_cast<size_t>(id)].clear();  // never part of the document itself
-  }
-  const size_t n = bytes_.size();
-  complete_.assign(kUtf8States, std::vector<uint8_t>(n, 0));
-  partial_.resize(kUtf8States);
-  offsets_.assign(256 * 257 + 1, 0);
-  for (size_t id = 0; id < n; ++id) {
-    const std::string& s = bytes_[id];
-    if (s.empty()) continue;
-    sorted_.push_back(static_cast<int32_t>(id));
-    bool plain = true;
-    for (unsigned char ch : s) plain = plain && is_plain_string_byte(ch);
-    if (!plain) {
-      non_plain_.push_back(static_cast<int32_t>(id));
-    } else {
-      for (int u0 = 0; u0 < kUtf8States; ++u0) {
-        int u = u0;
-        for (size_t k = 0; k < s.size() && u >= 0; ++k)
-          u = utf8_next(static_cast<uint8_t>(u), static_cast<uint8_t>(s[k]));
-        if (u == 0)
-          complete_[u0][id] = 1;
-        else if (u > 0)
-          partial_[u0].push_back({static_cast<int32_t>(id), static_cast<uint8_t>(u)});
-      }
-    }
-    ++offsets_[key(s) + 1];
-  }
-  for (size_t k = 1; k < offsets_.size(); ++k) offsets_[k] += offsets_[k - 1];
-  by_prefix_.resize(offsets_.back());
-  std::vector<uint32_t> fill(offsets_.begin(), offsets_.end() - 1);
-  for (size_t id = 0; id < n; ++id) {
-    const std::string& s = bytes_[id];
-    if (!s.empty()) by_prefix_[fill[key(s)]++] = static_cast<int32_t>(id);
-  }
-  std::sort(sorted_.begin(), sorted_.end(),
-            [&](int32_t a, int32_t b) { return bytes_[a] < bytes_[b]; });
-}
-
-std::shared_ptr<const JsonVocab> JsonVocab::from_tokenizer(const Tokenizer& tok,
-                                                           std::vector<int32_t> end_ids) {
-  std::vector<std::string> bytes(static_cast<size_t>(tok.vocab_size()));
-  for (int32_t id = 0; id < tok.vocab_size(); ++id)
-    if (!tok.is_special(id)) bytes[static_cast<size_t>(id)] = tok.token_bytes(id);
-  std::vector<int32_t> ends;
-  for (int32_t id : end_ids)
-    if (id >= 0 && id < tok.vocab_size()) ends.push_back(id);
-  return std::make_shared<const JsonVocab>(std::move(bytes), std::move(ends));
-}
-
-bool JsonVocab::is_end(int32_t id) const {
-  return std::binary_search(end_ids_.begin(), end_ids_.end(), id);
-}
-
-size_t JsonVocab::key(const std::string& s) {
-  return static_cast<uint8_t>(s[0]) * 257u + (s.size() == 1 ? 256u : static_cast<uint8_t>(s[1]));
-}
-
-std::pair<const int32_t*, const int32_t*> JsonVocab::starting_with(uint8_t b1, int b2) const {
-  const size_t k = b1 * 257u + static_cast<size_t>(b2);
-  return {by_prefix_.data() + offsets_[k], by_prefix_.data() + offsets_[k + 1]};
-}
-
-std::pair<const int32_t*, const int32_t*> JsonVocab::exactly(const std::string& s) const {
-  auto range =
-      std::equal_range(sorted_.begin(), sorted_.end(), s, [&](const auto& a, const auto& b) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(a)>, std::string>)
-          return a < bytes_[static_cast<size_t>(b)];
-        else
-          return bytes_[static_cast<size_t>(a)] < b;
-      });
-  return {sorted_.data() + (range.first - sorted_.begin()),
-          sorted_.data() + (range.second - sorted_.begin())};
-}
 
 // ---------------------------------------------------------------------------------------------
 // JsonConstraint

@@ -13,51 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "runtime/json_vocab.h"
 #include "runtime/request.h"
 
 namespace hearth {
-
-class Tokenizer;
-
-class JsonVocab {
- public:
-  // bytes[id] is what token id emits; "" marks a token never allowed by the grammar (special
-  // tokens, holes). end_ids end the sequence once the document is complete.
-  JsonVocab(std::vector<std::string> bytes, std::vector<int32_t> end_ids);
-  static std::shared_ptr<const JsonVocab> from_tokenizer(const Tokenizer& tok,
-                                                         std::vector<int32_t> end_ids);
-
-  int32_t size() const { return static_cast<int32_t>(bytes_.size()); }
-  const std::string& bytes(int32_t id) const { return bytes_[static_cast<size_t>(id)]; }
-  const std::vector<int32_t>& end_ids() const { return end_ids_; }
-  bool is_end(int32_t id) const;
-  // Tokens whose bytes start with b1 b2 (b2 in 0..255), or that are exactly b1 (b2 = kAlone).
-  static constexpr int kAlone = 256;
-  std::pair<const int32_t*, const int32_t*> starting_with(uint8_t b1, int b2) const;
-  // Tokens without '"', '\\' or control bytes, by the UTF-8 state inside a string they start
-  // in: those that end on a character boundary (a mask), and those that end inside a character
-  // (with the UTF-8 state they leave).
-  const std::vector<uint8_t>& complete_chars(int utf8_state) const {
-    return complete_[static_cast<size_t>(utf8_state)];
-  }
-  const std::vector<std::pair<int32_t, uint8_t>>& partial_chars(int utf8_state) const {
-    return partial_[static_cast<size_t>(utf8_state)];
-  }
-  const std::vector<int32_t>& non_plain() const { return non_plain_; }
-  // Ids whose bytes are exactly `s` (normally zero or one).
-  std::pair<const int32_t*, const int32_t*> exactly(const std::string& s) const;
-
- private:
-  std::vector<std::string> bytes_;
-  static size_t key(const std::string& s);
-  std::vector<int32_t> end_ids_;
-  std::vector<uint32_t> offsets_;  // CSR over key b1 * 257 + (b2 or kAlone)
-  std::vector<int32_t> by_prefix_;
-  std::vector<std::vector<uint8_t>> complete_;
-  std::vector<std::vector<std::pair<int32_t, uint8_t>>> partial_;
-  std::vector<int32_t> non_plain_;
-  std::vector<int32_t> sorted_;  // ids with bytes, sorted by bytes
-};
 
 struct JsonConstraintOptions {
   int max_tokens = 256;  // the document (prefix, object, suffix) closes within this many tokens
@@ -74,7 +33,7 @@ class JsonConstraint : public LogitsConstraint {
   void apply(float* logits, int64_t vocab) override;
   void accept(int32_t token) override;
 
-  bool complete() const;  // prefix, object and suffix all written
+  bool complete() const override;  // prefix, object and suffix all written
   bool broken() const { return broken_; }
   // The shortest byte string that completes the document from here, and its length.
   std::string closing() const;

@@ -17,6 +17,9 @@ class LogitsConstraint {
   virtual ~LogitsConstraint() = default;
   virtual void apply(float* logits, int64_t vocab) = 0;  // set forbidden tokens to -inf
   virtual void accept(int32_t token) = 0;
+  // The output so far is a whole document (the constraint would allow only ending): a sequence
+  // that runs out of max_tokens here finished, rather than being cut off.
+  virtual bool complete() const { return false; }
 };
 
 struct GenerationParams {

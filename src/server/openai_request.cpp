@@ -196,12 +196,11 @@ ChatRequest parse_chat_request(const ojson& body, int64_t vocab) {
     if (*type == "json_object")
       r.json_object = true;
     else if (*type == "json_schema")
-      throw invalid_request(
-          "response_format 'json_schema' is not supported by this server; use 'json_object'.",
-          "response_format.type", "unsupported_value");
+      parse_json_schema_format(*rf, r.structured);
     else if (*type != "text")
       throw invalid_request("Invalid value for 'response_format.type': '" + *type +
-                                "'. Supported values are: 'text' and 'json_object'.",
+                                "'. Supported values are: 'text', 'json_object' and "
+                                "'json_schema'.",
                             "response_format.type", "invalid_value");
   }
 
@@ -227,6 +226,7 @@ ChatRequest parse_chat_request(const ojson& body, int64_t vocab) {
                               w + ".function.name", "invalid_value");
       if (const ojson* params = field(*fn, "parameters"); params && !params->is_object())
         throw wrong_type(w + ".function.parameters", "an object", *params);
+      parse_tool_strictness(*fn, i, r.structured);
       r.tool_names.push_back(*name);
     }
     if (!tools->empty()) r.tools = *tools;
@@ -266,11 +266,12 @@ ChatRequest parse_chat_request(const ojson& body, int64_t vocab) {
           "tool_choice", "invalid_value");
   }
   if (r.tools.is_null()) r.tool_choice = ToolChoice::kNone;
-  if (r.json_object &&
+  if ((r.json_object || r.structured.has_response_schema()) &&
       (r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kNamed))
-    throw invalid_request(
-        "'response_format' json_object cannot be combined with a required tool call.",
-        "response_format", "invalid_value");
+    throw invalid_request(std::string("'response_format' ") +
+                              (r.json_object ? "json_object" : "json_schema") +
+                              " cannot be combined with a required tool call.",
+                          "response_format", "invalid_value");
   return r;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/sampler.h"
+#include "server/structured_output.h"
 
 namespace hearth::server {
 
@@ -40,6 +41,7 @@ struct ChatRequest {
   ToolChoice tool_choice = ToolChoice::kAuto;
   std::string tool_name;  // kNamed
   bool json_object = false;
+  StructuredOutput structured;  // response_format json_schema, strict tools
   bool logprobs = false;
   int top_logprobs = 0;
   SamplingFields s;

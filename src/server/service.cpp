@@ -259,7 +259,17 @@ ChoiceSpec OpenAiService::chat_choice(const ChatRequest& r, const std::vector<in
   c.prompt = prompt;
   c.params = base_params(r.s, max_tokens, i, seed);
   if (r.logprobs) c.params.top_logprobs = r.top_logprobs;
-  if (r.json_object || forced) {
+  if (r.structured.has_response_schema()) {
+    c.params.constraint = response_schema_constraint(r.structured, json_vocab(), max_tokens);
+  } else if (r.tool_choice != ToolChoice::kNone && r.structured.any_strict_tool() &&
+             !r.json_object) {
+    std::vector<std::pair<std::string, size_t>> calls;
+    for (size_t t = 0; t < r.tool_names.size(); ++t)
+      if (r.tool_choice != ToolChoice::kNamed || r.tool_names[t] == r.tool_name)
+        calls.push_back({tool_call_prefix(r.tool_names[t]), t});
+    c.params.constraint =
+        tool_call_schema_constraint(r.structured, calls, json_vocab(), max_tokens, !forced);
+  } else if (r.json_object || forced) {
     JsonConstraintOptions jo;
     jo.max_tokens = max_tokens;
     if (forced) {
@@ -273,7 +283,9 @@ ChoiceSpec OpenAiService::chat_choice(const ChatRequest& r, const std::vector<in
   }
   c.setup.stop = r.s.stop;
   c.setup.end_ids = cfg_.end_ids;
-  c.setup.parse_tool_calls = r.tool_choice != ToolChoice::kNone;
+  // A reply held to the response schema is content, even if it looks like a tool call.
+  c.setup.parse_tool_calls =
+      r.tool_choice != ToolChoice::kNone && !r.structured.has_response_schema();
   c.setup.force_tool_call = forced;
   c.setup.python_tag = python_tag_;
   c.setup.eom = eom_;
