@@ -105,16 +105,16 @@ std::vector<int> greedy(const std::string& cmd) {
   return nlohmann::json::parse(r.out)["tokens"].get<std::vector<int>>();
 }
 
-// Every position's logits and a 24-token greedy continuation, one process against `ranks`.
+// Every position's logits and a 16-token greedy continuation, one process against `ranks`.
 void expect_same_as_one_process(const std::string& model, const std::string& prompt, int ranks) {
   const std::string lg = "logits " + model + " -t 1 --all --tokens " + prompt;
-  const std::string run = "run " + model + " -t 1 --temp 0 -n 24 --json --tokens " + prompt;
+  const std::string run = "run " + model + " -t 1 --temp 0 -n 16 --json --tokens " + prompt;
   auto one = logits(hearth_cmd(lg)), many = logits(mpirun(ranks, lg));
   ASSERT_FALSE(one.is_null());
   ASSERT_FALSE(many.is_null());
   EXPECT_LT(max_diff(one, many), 1e-5) << model << " over " << ranks << " ranks";
   auto g1 = greedy(hearth_cmd(run)), gn = greedy(mpirun(ranks, run));
-  EXPECT_EQ(g1.size(), 24u);
+  EXPECT_EQ(g1.size(), 16u);
   EXPECT_EQ(g1, gn) << model << " over " << ranks << " ranks";
 }
 
@@ -197,11 +197,12 @@ std::map<int, pid_t> ranks_of(pid_t launcher) {
   return out;
 }
 
-// A server whose rank 1 is killed: the job ends within seconds, with a non-zero status.
+// A server (devB: it needs a tokenizer) whose rank 1 is killed: the job ends within seconds, with a
+// non-zero status.
 TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
   const std::string log = (dir_ / "serve.log").string();
   const std::string cmd =
-      "exec " + mpirun(2, "serve " + model("f32") + " -t 1 --port 0") + " >" + log + " 2>&1";
+      "exec " + mpirun(2, "serve " + kData + "/devB -t 1 --port 0") + " >" + log + " 2>&1";
   pid_t launcher = ::fork();
   ASSERT_GE(launcher, 0);
   if (launcher == 0) {
@@ -212,7 +213,9 @@ TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
   // Both ranks up and the model loaded (the server prints its address once the engine exists).
   auto deadline = Clock::now() + std::chrono::seconds(60);
   std::map<int, pid_t> ranks;
+  int status = 0;
   while (Clock::now() < deadline) {
+    if (::waitpid(launcher, &status, WNOHANG) == launcher) FAIL() << "mpirun ended\n" << slurp(log);
     ranks = ranks_of(launcher);
     if (ranks.size() == 2 && slurp(log).find("listening") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -221,7 +224,6 @@ TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
   ASSERT_THAT(slurp(log), HasSubstr("listening"));
   ::kill(ranks[1], SIGKILL);
   const auto killed = Clock::now();
-  int status = 0;
   pid_t done = 0;
   while ((done = ::waitpid(launcher, &status, WNOHANG)) == 0 &&
          Clock::now() - killed < std::chrono::seconds(20))
@@ -235,7 +237,15 @@ TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
   const double secs = std::chrono::duration<double>(Clock::now() - killed).count();
   EXPECT_LT(secs, 10.0);
   EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(log);
-  EXPECT_NE(::kill(ranks[0], 0), 0) << "rank 0 outlived the job";
+  // mpirun's SIGTERM lets rank 0's server finish its shutdown; it must be gone soon after.
+  auto alive = [](pid_t p) {
+    std::ifstream stat("/proc/" + std::to_string(p) + "/stat");
+    std::string pid, comm, state;
+    return static_cast<bool>(stat >> pid >> comm >> state) && state != "Z";
+  };
+  while (alive(ranks[0]) && Clock::now() - killed < std::chrono::seconds(10))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(alive(ranks[0])) << "rank 0 outlived the job";
 }
 
 #else  // hearth built without MPI
