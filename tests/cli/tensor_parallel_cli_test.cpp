@@ -29,11 +29,16 @@ const std::string kData = HEARTH_TEST_DATA;
 
 #ifdef HEARTH_TEST_MPIRUN
 
-// Both ranks on this machine, as CI runs them (root, more ranks than cores).
+// Open MPI itself leaks at exit (its unloaded components' allocations), so a sanitizer build
+// checks leaks in the single-process runs each test makes, not in the ranks; addresses and
+// undefined behaviour are still checked there.
+const std::string kLauncher = std::string("ASAN_OPTIONS=\"$ASAN_OPTIONS:detect_leaks=0\" ") +
+                              HEARTH_TEST_MPIRUN +
+                              " --allow-run-as-root --oversubscribe --mca btl self,vader";
+
+// Every rank on this machine, as CI runs them (root, more ranks than cores).
 std::string mpirun(int ranks, const std::string& args) {
-  return std::string(HEARTH_TEST_MPIRUN) +
-         " --allow-run-as-root --oversubscribe --mca btl self,vader -np " + std::to_string(ranks) +
-         " " + HEARTH_BIN + " " + args;
+  return kLauncher + " -np " + std::to_string(ranks) + " " + HEARTH_BIN + " " + args;
 }
 
 // A Llama shape small enough to run in milliseconds whose heads and FFN split 4 ways on whole
@@ -136,7 +141,7 @@ TEST_F(TensorParallel, GgufQ4KMMatchesOneProcessOver2And4Ranks) {
 // devB: safetensors (bf16, tied embeddings: the output head is a slice of the embedding table)
 // and llama.cpp's GGUF of it, 2 KV heads.
 TEST_F(TensorParallel, SafetensorsAndGgufOfDevBMatchOneProcessOver2Ranks) {
-  const std::string prompt = "128000,791,3938,315,279,1917,374";
+  const std::string prompt = "128000,791,3938";  // short: its rows are 128256 floats
   expect_same_as_one_process(kData + "/devB", prompt, 2);
   expect_same_as_one_process(kData + "/devB/devB-bf16.gguf", prompt, 2);
 }
@@ -170,10 +175,8 @@ TEST_F(TensorParallel, ColumnSliceOffBlockBoundariesIsRefused) {
 
 TEST_F(TensorParallel, RanksThatOpenDifferentFilesAreRefused) {
   const std::string args = " -t 1 --tokens 1,2";
-  const std::string cmd = std::string(HEARTH_TEST_MPIRUN) +
-                          " --allow-run-as-root --oversubscribe --mca btl self,vader -np 1 " +
-                          HEARTH_BIN + " logits " + model("f32") + args + " : -np 1 " + HEARTH_BIN +
-                          " logits " + model("q8_0") + args;
+  const std::string cmd = kLauncher + " -np 1 " + HEARTH_BIN + " logits " + model("f32") + args +
+                          " : -np 1 " + HEARTH_BIN + " logits " + model("q8_0") + args;
   auto r = run_command(cmd);
   expect_refused(r, "rank 1 opened a different model than rank 0");
 }
@@ -202,7 +205,7 @@ std::map<int, pid_t> ranks_of(pid_t launcher) {
 TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
   const std::string log = (dir_ / "serve.log").string();
   const std::string cmd =
-      "exec " + mpirun(2, "serve " + kData + "/devB -t 1 --port 0") + " >" + log + " 2>&1";
+      "exec env " + mpirun(2, "serve " + kData + "/devB -t 1 --port 0") + " >" + log + " 2>&1";
   pid_t launcher = ::fork();
   ASSERT_GE(launcher, 0);
   if (launcher == 0) {
