@@ -7,7 +7,8 @@ DEMO_MODEL ?= tests/data/devB
 
 APT_PACKAGES := build-essential cmake ninja-build pkg-config git \
   nlohmann-json3-dev libcli11-dev libpcre2-dev libcpp-httplib-dev \
-  libgtest-dev libgmock-dev libbenchmark-dev clang-format
+  libgtest-dev libgmock-dev libbenchmark-dev clang-format \
+  libopenmpi-dev openmpi-bin
 
 .PHONY: setup build build-asan test test-fast demo format clean
 

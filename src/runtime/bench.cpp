@@ -97,6 +97,18 @@ double time_batched_tg(Engine& e, int batch, int n, int64_t vocab) {
   return static_cast<double>(n) * batch / secs;
 }
 
+// Rank 0's collectives since the start (zero in a single process).
+CommStats comm_stats(Engine& e) {
+  return e.model().comm() ? e.model().comm()->stats() : CommStats{};
+}
+
+// Adds the collectives' share of `tokens` measured tokens, counted from `before`.
+void add_comm(Engine& e, const CommStats& before, double tokens, BenchStat& s) {
+  const CommStats now = comm_stats(e);
+  s.comm_s_per_token = (now.seconds - before.seconds) / tokens;
+  s.comm_bytes_per_token = static_cast<double>(now.bytes - before.bytes) / tokens;
+}
+
 }  // namespace
 
 std::vector<BenchStat> run_bench(Engine& e, const BenchOptions& o) {
@@ -110,30 +122,36 @@ std::vector<BenchStat> run_bench(Engine& e, const BenchOptions& o) {
     auto prompt = random_tokens(o.prompt, V, 1);
     time_pp(e, std::vector<int32_t>(prompt.begin(), prompt.begin() + std::min(o.prompt, 16)), 0);
     std::vector<double> samples;
+    const CommStats before = comm_stats(e);
     for (int r = 0; r < o.reps; ++r) {
       samples.push_back(o.prompt / time_pp(e, prompt, o.depth));
       note("pp" + std::to_string(o.prompt) + at + " rep " + std::to_string(r + 1));
     }
     out.push_back(summarize("pp" + std::to_string(o.prompt) + at, samples));
+    add_comm(e, before, static_cast<double>(o.reps) * o.prompt, out.back());
   }
   if (o.gen > 0) {
     time_tg(e, std::min(o.gen, 4), V, 0);
     std::vector<double> samples;
+    const CommStats before = comm_stats(e);
     for (int r = 0; r < o.reps; ++r) {
       samples.push_back(o.gen / time_tg(e, o.gen, V, o.depth));
       note("tg" + std::to_string(o.gen) + at + " rep " + std::to_string(r + 1));
     }
     out.push_back(summarize("tg" + std::to_string(o.gen) + at, samples));
+    add_comm(e, before, static_cast<double>(o.reps) * o.gen, out.back());
   }
   if (o.gen > 0 && o.batch > 0) {
     const std::string name = "tg" + std::to_string(o.gen) + "_b" + std::to_string(o.batch);
     time_batched_tg(e, o.batch, std::min(o.gen, 4), V);
     std::vector<double> samples;
+    const CommStats before = comm_stats(e);
     for (int r = 0; r < o.reps; ++r) {
       samples.push_back(time_batched_tg(e, o.batch, o.gen, V));
       note(name + " rep " + std::to_string(r + 1));
     }
     out.push_back(summarize(name, samples));
+    add_comm(e, before, static_cast<double>(o.reps) * o.gen * o.batch, out.back());
   }
   return out;
 }

@@ -14,6 +14,10 @@ struct BenchStat {
   std::string test;  // "pp512", "tg128"
   double mean = 0, sd = 0;
   std::vector<double> samples;  // tokens/s of each repetition
+  // Tensor parallel: rank 0's time inside collectives (waiting for the other ranks included) and
+  // the bytes it sent into them, per token of the measured repetitions; 0 in a single process.
+  double comm_s_per_token = 0;
+  double comm_bytes_per_token = 0;
 };
 
 struct BenchOptions {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "parallel/world.h"
 #include "runtime/session.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -15,11 +16,15 @@ Engine::Engine(Checkpoint ck, const EngineOptions& opts) : ck_(std::move(ck)) {
   if (opts.threads < 0) throw Error("--threads", "must be >= 0");
   context_ = engine_context(ck_.config, opts);
   backend_ = make_backend({opts.device, opts.threads, opts.mmap_weights});
-  model_ = std::make_unique<LlamaModel>(ck_, *backend_, opts.max_batch_tokens);
+  model_ = std::make_unique<LlamaModel>(ck_, *backend_, opts.max_batch_tokens, parallel::world());
   int blocks = opts.kv_blocks > 0 ? opts.kv_blocks : blocks_for_context(context_, opts.block_size);
-  cache_ =
-      std::make_unique<KvCache>(*backend_, ck_.config, blocks, opts.block_size, kv_dtype(opts));
+  // Under tensor parallelism each rank holds its own KV heads, in blocks numbered as rank 0's.
+  cache_ = std::make_unique<KvCache>(*backend_, model_->local_config(), blocks, opts.block_size,
+                                     kv_dtype(opts));
   cache_->pool().set_caching(opts.prefix_cache);
+  // Ranks other than 0 run rank 0's steps here and never return to the command that built them.
+  if (model_->comm() && model_->comm()->rank() != 0)
+    throw parallel::WorkerExit{model_->run_worker(*cache_)};
 }
 
 int default_context(const ModelConfig& cfg) {

@@ -111,9 +111,17 @@ int run_bench_cmd(const BenchCliOpts& o) {
     j["threads"] = threads;
     j["size_bytes"] = engine.checkpoint().weight_bytes();
     j["results"] = nlohmann::ordered_json::array();
-    for (auto& s : stats)
-      j["results"].push_back(
-          {{"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}});
+    Communicator* comm = engine.model().comm();
+    for (auto& s : stats) {
+      nlohmann::ordered_json r = {
+          {"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}};
+      if (comm) {
+        r["comm_ms_per_token"] = s.comm_s_per_token * 1e3;
+        r["comm_bytes_per_token"] = s.comm_bytes_per_token;
+      }
+      j["results"].push_back(r);
+    }
+    j["ranks"] = comm ? comm->size() : 1;
     j["device"] = engine.backend().name();
     j["device_name"] = engine.backend().device_name();
     j["ubatch"] = eo.max_batch_tokens;
@@ -166,6 +174,15 @@ int run_bench_cmd(const BenchCliOpts& o) {
   if (gen > 0) std::printf(", reached %.0f%% in tg%d", tg_fraction * 100, gen);
   std::printf("\nloaded in %.2f s (weights %s)\n", load_s,
               o.mmap ? "read from the file mapping" : "copied into memory");
+  if (Communicator* comm = engine.model().comm()) {
+    // Rank 0's time in collectives includes waiting for the slowest rank.
+    std::printf("tensor parallel over %d ranks, rank 0 in communication:", comm->size());
+    for (auto& s : stats)
+      std::printf(" %s %.3f ms/token (%.0f%%, %.1f KB sent)", s.test.c_str(),
+                  s.comm_s_per_token * 1e3, s.comm_s_per_token * s.mean * 100,
+                  s.comm_bytes_per_token / 1e3);
+    std::printf("\n");
+  }
   if (o.cost) {
     std::printf("cost at $%.2f/h", o.price.price_per_hour);
     if (o.price.watts > 0)

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "command.h"
+#include "parallel/world.h"
 #include "util/error.h"
 
 namespace hearth::cli {
@@ -62,7 +63,38 @@ bool stdout_is_tty() {
 
 }  // namespace hearth::cli
 
+namespace {
+
+// Under mpirun, an error every rank raised together is printed once, by rank 0; any other error
+// names the rank it happened on.
+void print_error(const char* what, bool collective) {
+  std::fflush(stdout);
+  const int rank = hearth::parallel::rank();
+  if (rank == 0)
+    std::cerr << "hearth: error: " << what << "\n";
+  else if (!collective)
+    std::cerr << "hearth: error (rank " << rank << "): " << what << "\n";
+}
+
+int run_command(int argc, char** argv);
+
+}  // namespace
+
 int main(int argc, char** argv) {
+  try {
+    hearth::parallel::init(&argc, &argv);
+  } catch (const hearth::Error& e) {
+    print_error(e.what(), true);
+    return 1;
+  }
+  int rc = run_command(argc, argv);
+  hearth::parallel::finalize();
+  return rc;
+}
+
+namespace {
+
+int run_command(int argc, char** argv) {
   using namespace hearth::cli;
   CLI::App app{"hearth: run Llama 3.1 models on hardware you own", "hearth"};
   app.require_subcommand(1);
@@ -83,16 +115,22 @@ int main(int argc, char** argv) {
   try {
     for (auto& [sub, action] : actions)
       if (sub->parsed()) return action();
+  } catch (const hearth::parallel::WorkerExit& w) {
+    return w.code;
+  } catch (const hearth::parallel::CollectiveError& e) {
+    print_error(e.what(), true);
+    return 1;
   } catch (const hearth::Error& e) {
-    std::fflush(stdout);
-    std::cerr << "hearth: error: " << e.what() << "\n";
+    print_error(e.what(), false);
     return 1;
   } catch (const std::bad_alloc&) {
-    std::cerr << "hearth: error: out of memory\n";
+    print_error("out of memory", false);
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "hearth: error: " << e.what() << "\n";
+    print_error(e.what(), false);
     return 1;
   }
   return 2;
 }
+
+}  // namespace
