@@ -6,6 +6,7 @@
 
 #include "chat/python_format.h"
 #include "chat/special_tokens.h"
+#include "tokenizer/utf8.h"
 
 namespace hearth {
 namespace {
@@ -349,6 +350,13 @@ Calls parse_tagged_body(std::string_view body, bool allow_code) {
 }  // namespace
 
 ParsedAssistant parse_llama31_output(std::string_view text, bool ended_with_eom) {
+  // Strings lifted from the text into arguments must be valid UTF-8, or serializing the call
+  // throws. Detokenized text always is; other callers may pass anything.
+  std::string cleaned;
+  if (!utf8::is_valid(text)) {
+    cleaned = utf8::sanitize(text);
+    text = cleaned;
+  }
   for (bool stripped = true; stripped;) {
     stripped = false;
     for (std::string_view stop : {llama31::kEot, llama31::kEom, llama31::kEndOfText}) {
