@@ -29,6 +29,8 @@ struct Scheduler::Seq {
   TokenCallback cb;
   SequenceKv kv;  // kv.length: tokens of gen.tokens() already in the cache
   bool done = false;
+  bool admitted = false;  // ever taken into a batch (a preempted sequence waits untimed)
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
 
   Seq(std::vector<int32_t> prompt, GenerationParams p, int context)
       : gen(std::move(prompt), std::move(p), context) {}
@@ -112,10 +114,23 @@ void Scheduler::preempt(std::vector<std::shared_ptr<Seq>>& running, size_t index
   stats_.preemptions++;
 }
 
+void Scheduler::expire_waiting(std::vector<std::shared_ptr<Seq>>& out) {
+  const auto limit =
+      std::chrono::steady_clock::now() - std::chrono::milliseconds(opts_.queue_timeout_ms);
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (!(*it)->admitted && (*it)->queued_at < limit) {
+      out.push_back(*it);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Scheduler::loop() {
   std::vector<std::shared_ptr<Seq>> running;
   for (;;) {
-    std::vector<std::shared_ptr<Seq>> to_cancel;
+    std::vector<std::shared_ptr<Seq>> to_cancel, to_time_out;
     bool stop_now = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -149,6 +164,7 @@ void Scheduler::loop() {
         for (auto& s : running) to_cancel.push_back(s);
         running.clear();
       } else {
+        if (opts_.queue_timeout_ms > 0) expire_waiting(to_time_out);
         // Admission: oldest first, while a slot and the blocks for its pending tokens are free.
         int free_blocks = cache_.free_blocks();
         while (!waiting_.empty() && static_cast<int>(running.size()) < opts_.max_seqs) {
@@ -156,12 +172,14 @@ void Scheduler::loop() {
           int need = (s->gen.total() + 1 + cache_.block_size() - 1) / cache_.block_size();
           if (need > free_blocks && !running.empty()) break;
           free_blocks -= need;
+          s->admitted = true;
           running.push_back(s);
           waiting_.pop_front();
         }
       }
     }
     for (auto& s : to_cancel) finish(*s, FinishReason::Cancelled);
+    for (auto& s : to_time_out) finish(*s, FinishReason::Error, kQueueTimeoutError);
     if (stop_now) return;
     if (!running.empty()) step(running);
     std::lock_guard<std::mutex> lock(mu_);

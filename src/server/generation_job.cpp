@@ -79,6 +79,28 @@ std::vector<GenerationJob::Item> GenerationJob::wait_all() {
   return out;
 }
 
+bool GenerationJob::wait_started(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return started_locked(); });
+}
+
+bool GenerationJob::started() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_locked();
+}
+
+bool GenerationJob::started_locked() const {
+  return first_token_seen_ || !queue_.empty() || unfinished_ < static_cast<int>(choices_.size());
+}
+
+std::optional<ChoiceUpdate> GenerationJob::failed_before_start() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (first_token_seen_ || queue_.empty()) return std::nullopt;
+  const ChoiceUpdate& u = queue_.front().update;
+  if (!u.finished || u.error.empty()) return std::nullopt;
+  return u;
+}
+
 bool GenerationJob::finished() const {
   std::lock_guard<std::mutex> lock(mu_);
   return unfinished_ == 0 && queue_.empty();

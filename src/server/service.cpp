@@ -32,10 +32,15 @@ ApiError shutting_down() {
 
 // How a job's failure reaches the client, streamed or not.
 ApiError job_error(const ChoiceUpdate& u) {
-  return u.raw_finish == FinishReason::Cancelled
-             ? ApiError(503, "the request was cancelled: the server is shutting down",
-                        "server_error", "", "shutting_down")
-             : server_error("generation failed: " + u.error);
+  if (u.raw_finish == FinishReason::Cancelled)
+    return ApiError(503, "the request was cancelled: the server is shutting down", "server_error",
+                    "", "shutting_down");
+  if (u.error == kQueueTimeoutError)
+    return ApiError(503,
+                    "The server is overloaded: the request waited in the queue longer than the "
+                    "server's queue timeout without starting. Please retry later.",
+                    "server_error", "", "queue_timeout");
+  return server_error("generation failed: " + u.error);
 }
 
 // A request that ran to its end: its tokens and its latency.
@@ -94,6 +99,18 @@ class JobStream : public SseStream {
     job_->cancel();
   }
 
+  bool wait_started(std::chrono::milliseconds timeout) override {
+    return job_->wait_started(timeout);
+  }
+
+  std::optional<ApiError> failed_before_start() override {
+    auto u = job_->failed_before_start();
+    if (!u) return std::nullopt;
+    job_->cancel();
+    ended_ = true;
+    return job_error(*u);
+  }
+
  private:
   std::shared_ptr<GenerationJob> job_;
   std::unique_ptr<ResponseFormatter> fmt_;
@@ -142,6 +159,7 @@ class JobReply : public PendingReply {
 
   int status() const override { return status_; }
   const std::string& body() const override { return body_; }
+  bool started() const override { return job_->started(); }
 
   void cancel() override {
     if (!ready_) metrics_.count_cancelled();
@@ -253,7 +271,7 @@ GenerationParams OpenAiService::base_params(const SamplingFields& s, int max_tok
 }
 
 Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point t0) {
-  ChatRequest r = parse_chat_request(parse_json_body(body), cfg_.vocab_size);
+  ChatRequest r = parse_chat_request(parse_json_body(body, cfg_.max_json_depth), cfg_.vocab_size);
   check_model(r.model);
   if (draining_) throw shutting_down();
   std::vector<int32_t> prompt = chat_prompt(r);
@@ -296,7 +314,8 @@ Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point
 }
 
 Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) {
-  CompletionRequest r = parse_completion_request(parse_json_body(body), cfg_.vocab_size);
+  CompletionRequest r =
+      parse_completion_request(parse_json_body(body, cfg_.max_json_depth), cfg_.vocab_size);
   check_model(r.model);
   if (draining_) throw shutting_down();
   const uint64_t seed = r.s.seed.value_or(random_seed());
