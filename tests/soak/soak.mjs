@@ -288,8 +288,10 @@ const pct = (a, p) => {
   return Number(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))].toFixed(1));
 };
 
+let server = null;
+
 async function main() {
-  const server = startServer();
+  server = startServer();
   PORT = await server.port;
   for (let t = 0; ; t++) {
     try { if ((await fetch(`http://127.0.0.1:${PORT}/health`)).status === 200) break; } catch {}
@@ -359,4 +361,8 @@ async function main() {
   process.exit(result.pass ? 0 : 1);
 }
 
-main().catch((e) => { console.error(`soak: ${e.stack || e}`); process.exit(1); });
+main().catch((e) => {
+  console.error(`soak: ${e.stack || e}`);
+  server?.proc.kill('SIGKILL');  // never leave a server behind
+  process.exit(1);
+});
