@@ -3,7 +3,7 @@
 // choose.
 //
 //   node soak.mjs --hearth BIN --model DIR [--duration 120] [--streams 64] [--warmup 0.25]
-//                 [--max-rss-growth 5] [--json]
+//                 [--max-rss-growth 5] [--max-resets 0] [--json]
 //
 // Each of --streams workers loops until the time is up, each round one of:
 //   greedy stream (run to its end; text and finish reason must equal the same request run
@@ -30,6 +30,9 @@ const DURATION_S = Number(arg('--duration', '120'));
 const STREAMS = Number(arg('--streams', '64'));
 const WARMUP = Number(arg('--warmup', '0.25'));
 const MAX_RSS_GROWTH = Number(arg('--max-rss-growth', '5'));
+// Hostile requests whose connection was reset before any answer arrived (an open problem, see
+// README, Reliability): counted apart, and allowed up to this many.
+const MAX_RESETS = Number(arg('--max-resets', '0'));
 const JSON_OUT = process.argv.includes('--json');
 if (!HEARTH || !MODEL) {
   console.error('usage: node soak.mjs --hearth BIN --model DIR [--duration S] [--streams N]');
@@ -230,7 +233,7 @@ function hostileOk(kind, r) {
 
 const stats = {
   greedy: 0, greedy_match: 0, greedy_mismatch: 0, greedy_incomplete: 0, rejected_429: 0,
-  disconnects: 0, cancels: 0, hostile: {}, failures: [],
+  disconnects: 0, cancels: 0, hostile: {}, failures: [], resets: [],
 };
 const ttfts = [], gaps = [];
 let baseline = [];
@@ -270,6 +273,7 @@ async function worker(deadline) {
       h.sent++;
       h.statuses[r.status] = (h.statuses[r.status] || 0) + 1;
       if (hostileOk(kind, r)) h.ok++;
+      else if (r.status === 0 && r.why === 'ECONNRESET') stats.resets.push(kind);
       else stats.failures.push(`hostile ${kind}: status ${r.status} (${r.why}) ${r.body.slice(0, 120)}`);
     }
   }
@@ -347,6 +351,8 @@ async function main() {
   const problems = [];
   if (exit.code !== 0) problems.push(`server exit ${JSON.stringify(exit)}`);
   if (stats.failures.length) problems.push(`${stats.failures.length} failed requests`);
+  if (stats.resets.length > MAX_RESETS)
+    problems.push(`${stats.resets.length} hostile requests reset without an answer (${stats.resets.join(', ')})`);
   if (stats.greedy_match === 0) problems.push('no greedy stream completed');
   if (m.used !== 0) problems.push(`${m.used} KV blocks still in use`);
   if (growth >= MAX_RSS_GROWTH) problems.push(`RSS grew ${growth.toFixed(2)}% after warm-up`);
