@@ -350,13 +350,6 @@ Calls parse_tagged_body(std::string_view body, bool allow_code) {
 }  // namespace
 
 ParsedAssistant parse_llama31_output(std::string_view text, bool ended_with_eom) {
-  // Strings lifted from the text into arguments must be valid UTF-8, or serializing the call
-  // throws. Detokenized text always is; other callers may pass anything.
-  std::string cleaned;
-  if (!utf8::is_valid(text)) {
-    cleaned = utf8::sanitize(text);
-    text = cleaned;
-  }
   for (bool stripped = true; stripped;) {
     stripped = false;
     for (std::string_view stop : {llama31::kEot, llama31::kEom, llama31::kEndOfText}) {
@@ -368,6 +361,12 @@ ParsedAssistant parse_llama31_output(std::string_view text, bool ended_with_eom)
     }
   }
   ParsedAssistant out;
+  // Arguments lifted from ill-formed UTF-8 could not be serialized (JSON calls never parse from
+  // it anyway): such text is content. Detokenized text is always well-formed.
+  if (!utf8::is_valid(text)) {
+    out.content = std::string(text);
+    return out;
+  }
   size_t tag = text.find(llama31::kPythonTag);
   Calls calls;
   if (tag != std::string_view::npos) {

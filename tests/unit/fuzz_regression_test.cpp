@@ -6,7 +6,6 @@
 
 #include "chat/tool_calls.h"
 #include "tokenizer/load.h"
-#include "tokenizer/utf8.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -27,21 +26,18 @@ TEST(FuzzRegression, TokenizerJsonWithAnOverflowingNumberIsAnError) {
 }
 
 // Ill-formed UTF-8 in code after <|python_tag|> went into the arguments as it was, and
-// serializing the tool call (as the server does) threw.
-TEST(FuzzRegression, ToolCallArgumentsFromIllFormedUtf8Serialize) {
-  const auto parsed =
-      parse_llama31_output("<|python_tag|>import math\x01<|\xEDytho\nprint(1)", false);
-  ASSERT_EQ(parsed.tool_calls.size(), 1u);
-  EXPECT_EQ(parsed.tool_calls[0].name, "code_interpreter");
-  std::string dumped;
-  ASSERT_NO_THROW(dumped = parsed.tool_calls[0].arguments.dump());
-  EXPECT_TRUE(utf8::is_valid(dumped));
-  EXPECT_NE(parsed.tool_calls[0].arguments["code"].get<std::string>().find(utf8::kReplacement),
-            std::string::npos);
-  const auto json_call =
-      parse_llama31_output("{\"name\": \"f\", \"parameters\": {\"a\": \"\xFF\"}}", false);
-  ASSERT_EQ(json_call.tool_calls.size(), 1u);
-  EXPECT_NO_THROW((void)json_call.tool_calls[0].arguments.dump());
+// serializing the tool call (as the server does) threw. Such text is now content, unchanged, as
+// a JSON call with ill-formed UTF-8 already was.
+TEST(FuzzRegression, IllFormedUtf8AfterThePythonTagIsContent) {
+  for (const std::string& text : {std::string("<|python_tag|>import math\x01<|\xEDytho\nprint(1)"),
+                                  std::string("<|python_tag|>brave_search.call(query=\"\xFF\")")}) {
+    const auto parsed = parse_llama31_output(text, true);
+    EXPECT_TRUE(parsed.tool_calls.empty());
+    EXPECT_EQ(parsed.content, text);
+  }
+  const auto ok = parse_llama31_output("<|python_tag|>print('\xC3\xA9')", false);
+  ASSERT_EQ(ok.tool_calls.size(), 1u);
+  EXPECT_NO_THROW((void)ok.tool_calls[0].arguments.dump());
 }
 
 }  // namespace
