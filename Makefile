@@ -4,13 +4,16 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 DEMO_MODEL ?= tests/data/devB
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 120
 
 APT_PACKAGES := build-essential cmake ninja-build pkg-config git \
   nlohmann-json3-dev libcli11-dev libpcre2-dev libcpp-httplib-dev \
   libgtest-dev libgmock-dev libbenchmark-dev clang-format \
-  libopenmpi-dev openmpi-bin
+  libopenmpi-dev openmpi-bin clang libclang-rt-14-dev
 
-.PHONY: setup build build-asan test test-fast demo format clean
+.PHONY: setup build build-asan test test-fast demo format clean fuzz soak
 
 # Idempotent: installs only what is missing, so a second run costs a dpkg query.
 setup:
@@ -48,8 +51,20 @@ demo: setup build
 	@echo "== hearth run (random weights: the text is gibberish by design)"
 	$(BUILD)/hearth run $(DEMO_MODEL) --chat --prompt "Name three llamas." -n 24 --temp 0
 
+# libFuzzer (clang, ASan+UBSan) on every parser for FUZZ_SECONDS each: executions, coverage,
+# findings per target. The corpora are replayed by `make test` without clang.
+fuzz: setup
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHEARTH_FUZZ=ON -DHEARTH_BUILD_TESTS=OFF -DHEARTH_BUILD_BENCH=OFF -DHEARTH_CUDA=OFF
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh $(FUZZ_BUILD)
+
+# The server soak on loopback: 64 streams for SOAK_SECONDS with faults and hostile requests.
+soak: setup build
+	node tests/soak/soak.mjs --hearth $(BUILD)/hearth --model tests/data/devB --duration $(SOAK_SECONDS) --streams 64
+
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h' '*.cu' '*.cuh')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -6,6 +6,7 @@
 
 #include "chat/python_format.h"
 #include "chat/special_tokens.h"
+#include "tokenizer/utf8.h"
 
 namespace hearth {
 namespace {
@@ -360,6 +361,12 @@ ParsedAssistant parse_llama31_output(std::string_view text, bool ended_with_eom)
     }
   }
   ParsedAssistant out;
+  // Arguments lifted from ill-formed UTF-8 could not be serialized (JSON calls never parse from
+  // it anyway): such text is content. Detokenized text is always well-formed.
+  if (!utf8::is_valid(text)) {
+    out.content = std::string(text);
+    return out;
+  }
   size_t tag = text.find(llama31::kPythonTag);
   Calls calls;
   if (tag != std::string_view::npos) {

@@ -55,7 +55,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
 
   const uint64_t data_start = 8 + header_len;
   const uint64_t data_size = size - data_start;
-  for (auto& [name, info] : header.items()) {
+  for (auto& item : header.items()) {
+    // Named, not a structured binding: lambdas may not capture those before clang 16 (make fuzz).
+    const std::string& name = item.key();
+    auto& info = item.value();
     if (name == "__metadata__") continue;
     auto bad = [&](const std::string& what) {
       return Error(path, "tensor '" + name + "': " + what);

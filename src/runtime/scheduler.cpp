@@ -30,7 +30,9 @@ struct Scheduler::Seq {
   TokenCallback cb;
   SequenceKv kv;  // kv.length: tokens of gen.tokens() already in the cache
   bool done = false;
-  bool started = false;  // admitted once: cached_tokens counts the first admission only
+  bool admitted = false;  // ever taken into a batch: cached_tokens counts the first admission;
+                          // a preempted sequence waits untimed
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
 
   Seq(std::vector<int32_t> prompt, GenerationParams p, int context)
       : gen(std::move(prompt), std::move(p), context) {}
@@ -114,10 +116,23 @@ void Scheduler::preempt(std::vector<std::shared_ptr<Seq>>& running, size_t index
   stats_.preemptions++;
 }
 
+void Scheduler::expire_waiting(std::vector<std::shared_ptr<Seq>>& out) {
+  const auto limit =
+      std::chrono::steady_clock::now() - std::chrono::milliseconds(opts_.queue_timeout_ms);
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (!(*it)->admitted && (*it)->queued_at < limit) {
+      out.push_back(*it);
+      it = waiting_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Scheduler::loop() {
   std::vector<std::shared_ptr<Seq>> running;
   for (;;) {
-    std::vector<std::shared_ptr<Seq>> to_cancel;
+    std::vector<std::shared_ptr<Seq>> to_cancel, to_time_out;
     bool stop_now = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -151,6 +166,7 @@ void Scheduler::loop() {
         for (auto& s : running) to_cancel.push_back(s);
         running.clear();
       } else {
+        if (opts_.queue_timeout_ms > 0) expire_waiting(to_time_out);
         // Admission: oldest first, while a slot and the blocks for its pending tokens are free.
         // Blocks the prefix cache already holds cost nothing unless they are idle (taking
         // those lowers the free count); an admitted sequence takes them at once.
@@ -162,8 +178,8 @@ void Scheduler::loop() {
           const int need = (s->gen.total() + 1 + bs - 1) / bs - probe.blocks + probe.idle;
           if (need > cache_.free_blocks() - reserved && !running.empty()) break;
           const int attached = kv_attach_prefix(cache_, s->kv, s->gen.tokens());
-          if (!s->started) s->gen.set_cached_tokens(std::min(attached, s->gen.prompt_len()));
-          s->started = true;
+          if (!s->admitted) s->gen.set_cached_tokens(std::min(attached, s->gen.prompt_len()));
+          s->admitted = true;
           reserved += need - probe.idle;
           running.push_back(s);
           waiting_.pop_front();
@@ -171,6 +187,7 @@ void Scheduler::loop() {
       }
     }
     for (auto& s : to_cancel) finish(*s, FinishReason::Cancelled);
+    for (auto& s : to_time_out) finish(*s, FinishReason::Error, kQueueTimeoutError);
     if (stop_now) return;
     if (!running.empty()) step(running);
     std::lock_guard<std::mutex> lock(mu_);

@@ -10,6 +10,7 @@
 // tokens each), the batch builder turns the plan into the model's inputs, the model runs it, and
 // each sequence's Generation consumes its result.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -33,7 +34,13 @@ struct SchedulerOptions {
   int max_seqs = 16;        // sequences in one batch
   int prefill_chunk = 128;  // prompt tokens one sequence may add per step
   int max_queue = 256;      // waiting requests before submit() refuses
+  // A request still waiting for its first admission after this long finishes with
+  // kQueueTimeoutError instead of waiting on (0: no limit). Preempted sequences are not timed.
+  int queue_timeout_ms = 0;
 };
+
+// The error text of a sequence that timed out in the queue.
+inline constexpr const char* kQueueTimeoutError = "queue timeout";
 
 struct SchedulerStats {
   size_t waiting = 0, running = 0;
@@ -71,6 +78,7 @@ class Scheduler {
  private:
   struct Seq;
   void loop();
+  void expire_waiting(std::vector<std::shared_ptr<Seq>>& out);  // under mu_
   void step(std::vector<std::shared_ptr<Seq>>& running);
   void finish(Seq& s, FinishReason r, const std::string& error = "");
   void preempt(std::vector<std::shared_ptr<Seq>>& running, size_t index);

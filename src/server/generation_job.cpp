@@ -79,6 +79,28 @@ std::vector<GenerationJob::Item> GenerationJob::wait_all() {
   return out;
 }
 
+bool GenerationJob::wait_started(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return started_locked(); });
+}
+
+bool GenerationJob::started() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return started_locked();
+}
+
+bool GenerationJob::started_locked() const {
+  return first_token_seen_ || !queue_.empty() || unfinished_ < static_cast<int>(choices_.size());
+}
+
+std::optional<ChoiceUpdate> GenerationJob::failed_before_start() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (first_token_seen_ || queue_.empty()) return std::nullopt;
+  const ChoiceUpdate& u = queue_.front().update;
+  if (!u.finished || u.error.empty()) return std::nullopt;
+  return u;
+}
+
 bool GenerationJob::finished() const {
   std::lock_guard<std::mutex> lock(mu_);
   return unfinished_ == 0 && queue_.empty();
@@ -98,10 +120,15 @@ ApiError shutting_down() {
 }
 
 ApiError job_error(const ChoiceUpdate& u) {
-  return u.raw_finish == FinishReason::Cancelled
-             ? ApiError(503, "the request was cancelled: the server is shutting down",
-                        "server_error", "", "shutting_down")
-             : ApiError(500, "generation failed: " + u.error, "server_error");
+  if (u.raw_finish == FinishReason::Cancelled)
+    return ApiError(503, "the request was cancelled: the server is shutting down", "server_error",
+                    "", "shutting_down");
+  if (u.error == kQueueTimeoutError)
+    return ApiError(503,
+                    "The server is overloaded: the request waited in the queue longer than the "
+                    "server's queue timeout without starting. Please retry later.",
+                    "server_error", "", "queue_timeout");
+  return ApiError(500, "generation failed: " + u.error, "server_error");
 }
 
 void record_finished(Metrics& metrics, int prompt_tokens, int completion_tokens,

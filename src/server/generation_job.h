@@ -8,6 +8,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "runtime/scheduler.h"
@@ -42,7 +43,13 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   // Waits until every choice has finished and returns all updates.
   std::vector<Item> wait_all();
   bool finished() const;  // every choice finished and every update taken
-  void cancel();          // unfinished choices end with FinishReason::Cancelled
+  // Waits up to `timeout` until some choice produced a token or finished, without taking the
+  // update; true once one has. started() asks the same without waiting.
+  bool wait_started(std::chrono::milliseconds timeout);
+  bool started() const;
+  // The failing finish of a job that ended before any token (a queue timeout), if it did.
+  std::optional<ChoiceUpdate> failed_before_start() const;
+  void cancel();  // unfinished choices end with FinishReason::Cancelled
   size_t size() const { return ids_.size(); }
 
  private:
@@ -53,6 +60,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     bool done = false;
   };
   bool on_event(int index, const TokenEvent& ev);
+  bool started_locked() const;
 
   Scheduler& sched_;
   const Tokenizer& tok_;

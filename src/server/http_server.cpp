@@ -38,7 +38,11 @@ ErrorShape shape_for(const std::string& path) {
   return path == "/v1/messages" ? ErrorShape::kAnthropic : ErrorShape::kOpenAi;
 }
 
-void send_error(httplib::Response& res, const ApiError& e, ErrorShape shape = ErrorShape::kOpenAi) {
+void send_error(httplib::Response& res, const ApiError& e, ErrorShape shape = ErrorShape::kOpenAi,
+                int retry_after_s = 0) {
+  // Overload answers say when to come back, as OpenAI's do.
+  if (retry_after_s > 0 && (e.status() == 429 || e.code() == "queue_timeout"))
+    res.set_header("Retry-After", std::to_string(retry_after_s));
   send_json(res, e.status(),
             to_wire(shape == ErrorShape::kAnthropic ? anthropic_error_body(e) : e.body()));
 }
@@ -47,9 +51,18 @@ void send_error(httplib::Response& res, const ApiError& e, ErrorShape shape = Er
 // to 200 and sends a space (insignificant before JSON) each ping, because a failed write is the
 // only sign this HTTP library gives of a client that has gone; the work is then cancelled.
 // The cost: a failure after the first ping arrives as an error object under status 200.
+// Nothing is committed while the request is still queued (it cannot be noticed leaving then, but
+// the queue timeout bounds that wait), so a queue timeout gets its own status.
 void send_pending(httplib::Response& res, const std::shared_ptr<PendingReply>& pending,
-                  std::chrono::milliseconds ping, const std::shared_ptr<void>& guard) {
-  if (pending->wait(ping)) return send_json(res, pending->status(), pending->body());
+                  std::chrono::milliseconds ping, const std::shared_ptr<void>& guard,
+                  int retry_after_s) {
+  bool ready = pending->wait(ping);
+  while (!ready && !pending->started()) ready = pending->wait(ping);
+  if (ready) {
+    if (pending->status() == 503 && pending->body().find("\"queue_timeout\"") != std::string::npos)
+      res.set_header("Retry-After", std::to_string(retry_after_s));
+    return send_json(res, pending->status(), pending->body());
+  }
   res.status = 200;
   res.set_chunked_content_provider(
       "application/json",
@@ -132,7 +145,7 @@ void HttpServer::routes() {
                          "invalid_request_error", "", "invalid_api_key");
         fn(req, res);
       } catch (const ApiError& e) {
-        send_error(res, e, shape);
+        send_error(res, e, shape, opts_.retry_after_s);
       } catch (const Error& e) {
         // User-caused by the project's convention.
         send_error(res, invalid_request(e.what()), shape);
@@ -152,8 +165,13 @@ void HttpServer::routes() {
           auto guard = std::make_shared<InFlight>(*this);
           Reply reply = (svc_.*method)(req.body, t0);
           const auto ping = std::chrono::milliseconds(opts_.keep_alive_ping_ms);
-          if (reply.pending) return send_pending(res, reply.pending, ping, guard);
+          if (reply.pending)
+            return send_pending(res, reply.pending, ping, guard, opts_.retry_after_s);
           auto stream = reply.sse;
+          while (!stream->wait_started(ping)) {
+          }
+          if (auto e = stream->failed_before_start())
+            return send_error(res, *e, shape_for(req.path), opts_.retry_after_s);
           res.status = 200;
           res.set_header("Cache-Control", "no-cache");
           res.set_header("X-Accel-Buffering", "no");
@@ -193,6 +211,28 @@ void HttpServer::routes() {
   });
   svr_->Get("/metrics", [this](const Request&, Response& res) {
     res.set_content(metrics_.render(sched_.stats()), "text/plain; version=0.0.4; charset=utf-8");
+  });
+
+  // Refused before any body is read or any route runs: header bytes past the limit, and a POST
+  // body without Content-Length (chunked, or until the connection closes), which cpp-httplib
+  // would buffer whole without applying the body limit.
+  svr_->set_pre_routing_handler([this](const Request& req, Response& res) {
+    size_t bytes = 0;
+    for (const auto& [k, v] : req.headers) bytes += k.size() + v.size() + 4;
+    if (bytes > opts_.max_header_bytes) {
+      send_error(
+          res, ApiError(431,
+                        "The request headers are too large (" + std::to_string(bytes) +
+                            " bytes; the limit is " + std::to_string(opts_.max_header_bytes) + ").",
+                        "invalid_request_error", "", "headers_too_large"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.method == "POST" && !req.has_header("Content-Length")) {
+      send_error(res, ApiError(411, "The request body must be sent with a Content-Length header.",
+                               "invalid_request_error", "", "length_required"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
   });
 
   // Statuses httplib sets itself (no route, body too large, unparsable request) get a body too.

@@ -30,6 +30,10 @@ struct HttpOptions {
   // A streaming response with nothing to say for this long writes an SSE comment, which is how a
   // vanished client is noticed (the write fails) even before the first token.
   int keep_alive_ping_ms = 1000;
+  // Overload and hostile clients (see README, Reliability). All request headers together may
+  // hold this many bytes (larger: 431); cpp-httplib itself refuses any one line over 8 KiB.
+  size_t max_header_bytes = 32u << 10;
+  int retry_after_s = 2;  // the Retry-After of a 429 (queue full) or 503 (queue timeout)
 };
 
 class HttpServer {

@@ -7,6 +7,7 @@
 #include "chat/openai_messages.h"
 #include "server/api_error.h"
 #include "server/json_fields.h"
+#include "server/json_limits.h"
 #include "util/error.h"
 
 namespace hearth::server {
@@ -150,7 +151,11 @@ void check_messages(const ojson& messages) {
 
 }  // namespace
 
-ojson parse_json_body(const std::string& body) {
+ojson parse_json_body(const std::string& body, int max_depth) {
+  if (json_nesting_depth(body, max_depth) > max_depth)
+    throw invalid_request("The request body nests arrays and objects deeper than " +
+                              std::to_string(max_depth) + " levels.",
+                          "", "json_too_deep");
   ojson j = ojson::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded())
     throw invalid_request(

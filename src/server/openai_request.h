@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "runtime/sampler.h"
+#include "server/json_limits.h"
 #include "server/structured_output.h"
 
 namespace hearth::server {
@@ -61,8 +62,8 @@ struct CompletionRequest {
   SamplingFields s;
 };
 
-// 400 for a body that is not a JSON object.
-ojson parse_json_body(const std::string& body);
+// 400 for a body that is not a JSON object, or nests arrays and objects deeper than max_depth.
+ojson parse_json_body(const std::string& body, int max_depth = kDefaultMaxJsonDepth);
 ChatRequest parse_chat_request(const ojson& body, int64_t vocab_size);
 CompletionRequest parse_completion_request(const ojson& body, int64_t vocab_size);
 

@@ -72,6 +72,18 @@ class JobStream : public SseStream {
     job_->cancel();
   }
 
+  bool wait_started(std::chrono::milliseconds timeout) override {
+    return job_->wait_started(timeout);
+  }
+
+  std::optional<ApiError> failed_before_start() override {
+    auto u = job_->failed_before_start();
+    if (!u) return std::nullopt;
+    job_->cancel();
+    ended_ = true;
+    return job_error(*u);
+  }
+
  private:
   std::shared_ptr<GenerationJob> job_;
   std::unique_ptr<ResponseFormatter> fmt_;
@@ -121,6 +133,7 @@ class JobReply : public PendingReply {
 
   int status() const override { return status_; }
   const std::string& body() const override { return body_; }
+  bool started() const override { return job_->started(); }
 
   void cancel() override {
     if (!ready_) metrics_.count_cancelled();
@@ -236,7 +249,7 @@ GenerationParams OpenAiService::base_params(const SamplingFields& s, int max_tok
 }
 
 Reply OpenAiService::chat_completions(const std::string& body, Clock::time_point t0) {
-  ChatRequest r = parse_chat_request(parse_json_body(body), cfg_.vocab_size);
+  ChatRequest r = parse_chat_request(parse_json_body(body, cfg_.max_json_depth), cfg_.vocab_size);
   check_model(r.model);
   if (draining_) throw shutting_down();
   std::vector<int32_t> prompt = chat_prompt(r);
@@ -295,7 +308,8 @@ ChoiceSpec OpenAiService::chat_choice(const ChatRequest& r, const std::vector<in
 }
 
 Reply OpenAiService::completions(const std::string& body, Clock::time_point t0) {
-  CompletionRequest r = parse_completion_request(parse_json_body(body), cfg_.vocab_size);
+  CompletionRequest r =
+      parse_completion_request(parse_json_body(body, cfg_.max_json_depth), cfg_.vocab_size);
   check_model(r.model);
   if (draining_) throw shutting_down();
   const uint64_t seed = r.s.seed.value_or(random_seed());

@@ -6,12 +6,15 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "runtime/json_constraint.h"
 #include "runtime/scheduler.h"
+#include "server/api_error.h"
 #include "server/generation_job.h"
+#include "server/json_limits.h"
 #include "server/metrics.h"
 #include "server/openai_request.h"
 #include "server/openai_response.h"
@@ -28,6 +31,7 @@ struct ServiceConfig {
   std::vector<std::string> aliases;  // other names the model answers to (serve --alias)
   // Off: special-token text inside messages is encoded as plain text (prompt safety).
   bool parse_special_in_messages = false;
+  int max_json_depth = kDefaultMaxJsonDepth;  // deeper request bodies get a 400
 };
 
 // A streamed response: the HTTP layer pulls SSE text until next() says it is over, and calls
@@ -38,6 +42,12 @@ class SseStream {
   // Appends SSE text (possibly none when the timeout passes first); false once finished.
   virtual bool next(std::string& out, std::chrono::milliseconds timeout) = 0;
   virtual void cancel() = 0;
+  // Waits up to `timeout` for the first token or the end; true once either came. The HTTP layer
+  // holds back its status line until then, so that a request that fails while still queued (a
+  // queue timeout) is answered with its own status instead of an error inside a 200 stream.
+  virtual bool wait_started(std::chrono::milliseconds) { return true; }
+  // The error to answer with instead of a stream, when the work failed before its first token.
+  virtual std::optional<ApiError> failed_before_start() { return std::nullopt; }
 };
 
 // A non-streamed response still being generated. The HTTP layer waits in slices so that it can
@@ -50,6 +60,8 @@ class PendingReply {
   virtual int status() const = 0;
   virtual const std::string& body() const = 0;
   virtual void cancel() = 0;
+  // True once the work produced its first token (false while queued or prefilling).
+  virtual bool started() const { return true; }
 };
 
 // Exactly one of sse (stream: true) and pending (stream: false) is set.

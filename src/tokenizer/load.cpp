@@ -29,7 +29,7 @@ constexpr const char* kDefaultBos = "<|begin_of_text|>";
 json parse_json(const std::string& text, const std::string& name) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number overflow
     std::string what = e.what();
     auto nl = what.find('\n');
     if (nl != std::string::npos) what.resize(nl);

@@ -37,6 +37,9 @@ struct ServeOpts {
   double kv_memory_gib = 0;
   double max_body_mib = 8;
   double shutdown_grace_s = 10;
+  double queue_timeout_s = 60;  // 0: requests wait in the queue without limit
+  int max_header_kib = 32;
+  int max_json_depth = server::kDefaultMaxJsonDepth;
 };
 
 std::string model_id(const std::string& path) {
@@ -79,6 +82,9 @@ int run_serve(ServeOpts o) {
   if (o.kv_blocks < 0) throw Error("--kv-blocks", "must be >= 0");
   if (o.kv_memory_gib < 0) throw Error("--kv-memory", "must be >= 0");
   if (!(o.max_body_mib > 0)) throw Error("--max-body", "must be > 0");
+  if (!(o.queue_timeout_s >= 0)) throw Error("--queue-timeout", "must be >= 0");
+  if (o.max_header_kib < 1) throw Error("--max-header-size", "must be >= 1");
+  if (o.max_json_depth < 1) throw Error("--max-json-depth", "must be >= 1");
   if (!has_tokenizer(o.model))
     throw Error(o.model, "no tokenizer found (tokenizer.json or GGUF tokenizer metadata)");
   Tokenizer tok = load_tokenizer(o.model);
@@ -90,6 +96,7 @@ int run_serve(ServeOpts o) {
   SchedulerOptions so;
   so.max_seqs = o.max_seqs;
   so.max_queue = o.max_queue;
+  so.queue_timeout_ms = static_cast<int>(std::min(o.queue_timeout_s * 1000.0, 2e9));
   so.prefill_chunk = std::min(128, o.engine.max_batch_tokens);
   Scheduler sched(engine.model(), engine.cache(), engine.context(), so);
 
@@ -100,8 +107,10 @@ int run_serve(ServeOpts o) {
   sc.context = engine.context();
   sc.vocab_size = engine.config().vocab_size;
   sc.end_ids = end_of_sequence_ids(engine.config(), &tok);
+  sc.max_json_depth = o.max_json_depth;
   server::OpenAiService svc(sched, tok, metrics, sc);
   o.http.max_body_bytes = static_cast<size_t>(o.max_body_mib * 1048576.0);
+  o.http.max_header_bytes = static_cast<size_t>(o.max_header_kib) << 10;
   server::HttpServer http(svc, sched, metrics, o.http);
   const int port = http.bind();
   std::fprintf(stderr,
@@ -155,6 +164,18 @@ RegisterCommand reg("serve", "OpenAI-compatible HTTP server", [](CLI::App& app) 
                "Recompute every prompt instead of reusing the KV blocks of prefixes seen before");
   app.add_option("--http-threads", o->http.threads, "HTTP worker threads")->capture_default_str();
   app.add_option("--max-body", o->max_body_mib, "Largest request body in MiB (larger: 413)")
+      ->capture_default_str();
+  app.add_option("--queue-timeout", o->queue_timeout_s,
+                 "Seconds a request may wait in the queue before it gets 503 (0: no limit)")
+      ->capture_default_str();
+  app.add_option("--max-header-size", o->max_header_kib,
+                 "All request headers together, in KiB (larger: 431)")
+      ->capture_default_str();
+  app.add_option("--max-json-depth", o->max_json_depth,
+                 "Deepest nesting of arrays and objects in a request body (deeper: 400)")
+      ->capture_default_str();
+  app.add_option("--retry-after", o->http.retry_after_s,
+                 "Seconds a 429 or queue-timeout 503 tells the client to wait")
       ->capture_default_str();
   app.add_option("--read-timeout", o->http.read_timeout_s, "Seconds to wait for request bytes")
       ->capture_default_str();
