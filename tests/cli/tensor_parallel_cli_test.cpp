@@ -1,5 +1,6 @@
-// Tensor parallelism under mpirun: the same logits (within 1e-5: only the summation order
-// changes) and the same greedy tokens as one process, for safetensors and GGUF, f32, Q8_0 and
+// Tensor parallelism under mpirun: the same logits (within 1e-5 for float weights: only the
+// summation order changes; see expect_same_as_one_process for quantized ones) and the same greedy
+// tokens as one process, for safetensors and GGUF, f32, Q8_0 and
 // Q4_K_M, over 2 and 4 ranks; and the faults: a rank count that does not divide, ranks that see
 // different files, a rank killed mid-run.
 #include <gmock/gmock.h>
@@ -111,13 +112,18 @@ std::vector<int> greedy(const std::string& cmd) {
 }
 
 // Every position's logits and a 16-token greedy continuation, one process against `ranks`.
-void expect_same_as_one_process(const std::string& model, const std::string& prompt, int ranks) {
+// Float weights: only the summation order changes, so 1e-5. Quantized weights also quantize their
+// activations (Q8_0 / Q8_K blocks): a partial sum that arrives in another order can round one
+// activation to the next integer step, which moved a logit by 9e-4 (Q4_K_M, 4 ranks, AVX-512),
+// so 2e-3 there; the greedy continuation must still be the same.
+void expect_same_as_one_process(const std::string& model, const std::string& prompt, int ranks,
+                                double tolerance = 1e-5) {
   const std::string lg = "logits " + model + " -t 1 --all --tokens " + prompt;
   const std::string run = "run " + model + " -t 1 --temp 0 -n 16 --json --tokens " + prompt;
   auto one = logits(hearth_cmd(lg)), many = logits(mpirun(ranks, lg));
   ASSERT_FALSE(one.is_null());
   ASSERT_FALSE(many.is_null());
-  EXPECT_LT(max_diff(one, many), 1e-5) << model << " over " << ranks << " ranks";
+  EXPECT_LT(max_diff(one, many), tolerance) << model << " over " << ranks << " ranks";
   auto g1 = greedy(hearth_cmd(run)), gn = greedy(mpirun(ranks, run));
   EXPECT_EQ(g1.size(), 16u);
   EXPECT_EQ(g1, gn) << model << " over " << ranks << " ranks";
@@ -129,13 +135,13 @@ TEST_F(TensorParallel, GgufF32MatchesOneProcessOver2And4Ranks) {
 }
 
 TEST_F(TensorParallel, GgufQ8_0MatchesOneProcessOver2And4Ranks) {
-  expect_same_as_one_process(model("q8_0"), kPrompt, 2);
-  expect_same_as_one_process(model("q8_0"), kPrompt, 4);
+  expect_same_as_one_process(model("q8_0"), kPrompt, 2, 2e-3);
+  expect_same_as_one_process(model("q8_0"), kPrompt, 4, 2e-3);
 }
 
 TEST_F(TensorParallel, GgufQ4KMMatchesOneProcessOver2And4Ranks) {
-  expect_same_as_one_process(model("q4_k_m"), kPrompt, 2);
-  expect_same_as_one_process(model("q4_k_m"), kPrompt, 4);
+  expect_same_as_one_process(model("q4_k_m"), kPrompt, 2, 2e-3);
+  expect_same_as_one_process(model("q4_k_m"), kPrompt, 4, 2e-3);
 }
 
 // devB: safetensors (bf16, tied embeddings: the output head is a slice of the embedding table)

@@ -1,5 +1,6 @@
 #include "generate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -122,10 +123,12 @@ Generated generate_to_stdout(Engine& engine, Session& session, const std::vector
   g.prompt_seconds = std::chrono::duration<double>(t1 - t0).count();
   for (;;) {
     const TokenEvent ev = gen.advance(session.result(), ref, vocab);
-    if (ev.finish == FinishReason::Stop) {
-      g.stopped = true;
-      break;
-    }
+    // A stop token ends the text unprinted; a constrained document that completes on the last
+    // token of the budget also finishes with Stop, and that token is part of the text.
+    const bool stop_token = ev.finish == FinishReason::Stop &&
+                            std::find(end_ids.begin(), end_ids.end(), ev.token) != end_ids.end();
+    if (ev.finish == FinishReason::Stop) g.stopped = true;
+    if (stop_token) break;
     if (ev.token >= 0) {
       g.tokens.push_back(ev.token);
       if (dec) {

@@ -22,7 +22,7 @@ test('non-streaming chat: shape and usage match hearth template', async () => {
   assert.equal(c.message.role, 'assistant');
   assert.equal(typeof c.message.content, 'string');
   assert.ok(['stop', 'length'].includes(c.finish_reason));
-  assert.equal(r.usage.prompt_tokens, templateTokens(hello).length);
+  assert.equal(r.usage.prompt_tokens, (await templateTokens(hello)).length);
   if (c.finish_reason === 'length') assert.equal(r.usage.completion_tokens, 6);
   assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
 });
@@ -30,7 +30,7 @@ test('non-streaming chat: shape and usage match hearth template', async () => {
 test('text content parts are joined like a string', async () => {
   const parts = [{ role: 'user', content: [{ type: 'text', text: 'Say' }, { type: 'text', text: 'hello.' }] }];
   const r = await client.chat.completions.create({ model: MODEL, messages: parts, max_tokens: 1 });
-  assert.equal(r.usage.prompt_tokens, templateTokens([{ role: 'user', content: 'Say\nhello.' }]).length);
+  assert.equal(r.usage.prompt_tokens, (await templateTokens([{ role: 'user', content: 'Say\nhello.' }])).length);
 });
 
 test('streaming chat: chunks, [DONE], include_usage, same text as non-streaming', async () => {
@@ -74,7 +74,7 @@ test('n=2 returns two choices and counts both completions', async () => {
   assert.notEqual(r.choices[0].message.content, r.choices[1].message.content);
   const expected = r.choices.every((c) => c.finish_reason === 'length') ? 10 : undefined;
   if (expected) assert.equal(r.usage.completion_tokens, expected);
-  assert.equal(r.usage.prompt_tokens, templateTokens(hello).length);
+  assert.equal(r.usage.prompt_tokens, (await templateTokens(hello)).length);
 });
 
 test('seed: same seed and request give the same output; another seed differs', async () => {
@@ -193,7 +193,7 @@ test('tool call round trip: named tool_choice -> tool_calls -> tool result -> an
   assert.equal(call.function.name, 'get_weather');
   const args = JSON.parse(call.function.arguments);
   assert.equal(typeof args, 'object');
-  assert.equal(r.usage.prompt_tokens, templateTokens(messages, tools).length);
+  assert.equal(r.usage.prompt_tokens, (await templateTokens(messages, tools)).length);
 
   const followUp = [
     ...messages,
@@ -208,7 +208,7 @@ test('tool call round trip: named tool_choice -> tool_calls -> tool result -> an
   const asTemplate = followUp.map((m) => (m.tool_calls ? {
     ...m, tool_calls: m.tool_calls.map((t) => ({ ...t, function: { ...t.function, arguments: JSON.parse(t.function.arguments) } })),
   } : m));
-  assert.equal(r2.usage.prompt_tokens, templateTokens(asTemplate, tools).length);
+  assert.equal(r2.usage.prompt_tokens, (await templateTokens(asTemplate, tools)).length);
 });
 
 test('tool_choice required picks one of the tools; streamed tool_calls assemble', async () => {
@@ -247,6 +247,6 @@ test('tool_choice none keeps the tools out of the prompt', async () => {
   const r = await client.chat.completions.create({
     model: MODEL, messages, tools, tool_choice: 'none', max_tokens: 2, temperature: 0,
   });
-  assert.equal(r.usage.prompt_tokens, templateTokens(messages).length);
+  assert.equal(r.usage.prompt_tokens, (await templateTokens(messages)).length);
   assert.equal(r.choices[0].message.tool_calls, undefined);
 });

@@ -1,7 +1,8 @@
 // Shared setup for the integration suites: an openai client pointed at the running server, and
 // the hearth CLI as the independent reference for token counts.
 import OpenAI from 'openai';
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,9 @@ import { join } from 'node:path';
 export const BASE = process.env.HEARTH_URL;
 export const API_KEY = process.env.HEARTH_API_KEY;
 export const MODEL = 'devB';
+// The CLI runs asynchronously: a synchronous child blocks the event loop for seconds, and the
+// HTTP client's idle timers with it, so it would send on a connection the server had closed.
+const run = promisify(execFile);
 
 export const client = new OpenAI({
   baseURL: `${BASE}/v1`, apiKey: API_KEY, maxRetries: 0, timeout: 60000,
@@ -31,7 +35,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'hearth-it-'));
 let counter = 0;
 
 // `hearth template`: the prompt tokens a conversation becomes.
-export function templateTokens(messages, tools) {
+export async function templateTokens(messages, tools) {
   const m = join(tmp, `m${counter++}.json`);
   writeFileSync(m, JSON.stringify(messages));
   const args = ['template', process.env.HEARTH_MODEL, '--messages', m];
@@ -40,16 +44,16 @@ export function templateTokens(messages, tools) {
     writeFileSync(t, JSON.stringify(tools));
     args.push('--tools', t);
   }
-  return JSON.parse(execFileSync(process.env.HEARTH_BIN, args).toString()).tokens;
+  return JSON.parse((await run(process.env.HEARTH_BIN, args)).stdout).tokens;
 }
 
 // `hearth tokenize`: the ids of a text (with BOS, as /v1/completions adds it, unless noBos;
 // special-token text as plain text unless special).
-export function tokenize(text, { noBos = false, special = false } = {}) {
+export async function tokenize(text, { noBos = false, special = false } = {}) {
   const args = ['tokenize', process.env.HEARTH_MODEL, text];
   if (noBos) args.push('--no-bos');
   if (special) args.push('--special');
-  return JSON.parse(execFileSync(process.env.HEARTH_BIN, args).toString());
+  return JSON.parse((await run(process.env.HEARTH_BIN, args)).stdout);
 }
 
 export async function metrics() {

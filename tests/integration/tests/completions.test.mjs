@@ -23,7 +23,7 @@ test('completion of a text prompt: usage matches hearth tokenize', async () => {
   const r = await client.completions.create({ model: MODEL, prompt, max_tokens: 5, temperature: 0 });
   assert.equal(r.object, 'text_completion');
   assert.match(r.id, /^cmpl-/);
-  assert.equal(r.usage.prompt_tokens, tokenize(prompt).length);
+  assert.equal(r.usage.prompt_tokens, (await tokenize(prompt)).length);
   const c = r.choices[0];
   assert.equal(typeof c.text, 'string');
   if (c.finish_reason === 'length') assert.equal(r.usage.completion_tokens, 5);
@@ -31,7 +31,7 @@ test('completion of a text prompt: usage matches hearth tokenize', async () => {
 });
 
 test('token-array prompt, echo and logprobs in the completions format', async () => {
-  const ids = tokenize('Once upon a time');
+  const ids = await tokenize('Once upon a time');
   const plain = await client.completions.create({ model: MODEL, prompt: ids, max_tokens: 4, temperature: 0 });
   assert.equal(plain.usage.prompt_tokens, ids.length);
   const r = await client.completions.create({
@@ -73,5 +73,5 @@ test('a batch of prompts with n=2 gives prompt-major choice indexes', async () =
   });
   assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2, 3]);
   assert.equal(r.choices[0].text, r.choices[1].text);  // greedy: the same per prompt
-  assert.equal(r.usage.prompt_tokens, tokenize('A').length + tokenize('B b').length);
+  assert.equal(r.usage.prompt_tokens, (await tokenize('A')).length + (await tokenize('B b')).length);
 });

@@ -53,13 +53,13 @@ test('prefix cache: a shared system prompt is reused, cached_tokens says how muc
   const a = conv('Where do llamas live?');
   const b = conv('What do alpacas eat?');
   const ra = await client.chat.completions.create({ model: MODEL, messages: a, max_tokens: 4, temperature: 0 });
-  const ta = templateTokens(a);
+  const ta = await templateTokens(a);
   assert.equal(ra.usage.prompt_tokens, ta.length);
   const ca = ra.usage.prompt_tokens_details.cached_tokens;
   assert.ok(ca % BLOCK === 0 && ca < ta.length, `first request cached ${ca}`);
 
   const rb = await client.chat.completions.create({ model: MODEL, messages: b, max_tokens: 4, temperature: 0 });
-  const tb = templateTokens(b);
+  const tb = await templateTokens(b);
   assert.ok(commonPrefix(ta, tb) > 100, 'the conversations share the system prompt');
   assert.equal(rb.usage.prompt_tokens_details.cached_tokens, floorBlock(commonPrefix(ta, tb)));
 
@@ -84,13 +84,13 @@ test('prefix cache: n choices count their shared prompt once', async () => {
   await client.chat.completions.create({ model: MODEL, messages: m, max_tokens: 2, temperature: 0 });
   const r = await client.chat.completions.create({ model: MODEL, messages: m, max_tokens: 2, n: 3, temperature: 1, seed: 5 });
   assert.equal(r.choices.length, 3);
-  assert.equal(r.usage.prompt_tokens_details.cached_tokens, floorBlock(templateTokens(m).length - 1));
+  assert.equal(r.usage.prompt_tokens_details.cached_tokens, floorBlock((await templateTokens(m)).length - 1));
 });
 
 test('prefix cache: completions report cached tokens too', async () => {
   const prompt = 'Once upon a time, a herd of llamas crossed the high plateau. '.repeat(6);
   const first = await client.completions.create({ model: MODEL, prompt, max_tokens: 3, temperature: 0 });
-  const P = tokenize(prompt).length;
+  const P = (await tokenize(prompt)).length;
   assert.equal(first.usage.prompt_tokens, P);
   const again = await client.completions.create({ model: MODEL, prompt, max_tokens: 3, temperature: 0 });
   assert.equal(again.usage.prompt_tokens_details.cached_tokens, floorBlock(P - 1));

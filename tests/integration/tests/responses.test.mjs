@@ -19,7 +19,7 @@ test('responses.create: string input, instructions, usage match hearth template'
   assert.ok(['completed', 'incomplete'].includes(r.status));
   assert.equal(r.store, false);
   assert.equal(r.instructions, instructions);
-  assert.equal(r.usage.input_tokens, templateTokens(asChat).length);
+  assert.equal(r.usage.input_tokens, (await templateTokens(asChat)).length);
   assert.equal(r.usage.total_tokens, r.usage.input_tokens + r.usage.output_tokens);
   if (r.status === 'incomplete') {
     assert.equal(r.incomplete_details.reason, 'max_output_tokens');
@@ -38,9 +38,9 @@ test('item-list input (message items, developer role, text parts) and an --alias
       { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Say' }, { type: 'input_text', text: 'hello.' }] },
     ],
   });
-  assert.equal(r.usage.input_tokens, templateTokens([
+  assert.equal(r.usage.input_tokens, (await templateTokens([
     { role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Say\nhello.' },
-  ]).length);
+  ])).length);
 });
 
 test('responses.stream: events, and the same text as non-streaming (greedy)', async () => {
@@ -107,7 +107,7 @@ test('tool round trip: function_call -> function_call_output -> answer', async (
   assert.match(call.call_id, /^call_/);
   const args = JSON.parse(call.arguments);
   assert.equal(typeof args, 'object');
-  assert.equal(r.usage.input_tokens, templateTokens([question], chatTools).length);
+  assert.equal(r.usage.input_tokens, (await templateTokens([question], chatTools)).length);
 
   const r2 = await client.responses.create({
     model: MODEL, tools, max_output_tokens: 4, temperature: 0,
@@ -117,7 +117,7 @@ test('tool round trip: function_call -> function_call_output -> answer', async (
   const asTemplate = [question,
     { role: 'assistant', content: '', tool_calls: [{ id: call.call_id, type: 'function', function: { name: call.name, arguments: args } }] },
     { role: 'tool', tool_call_id: call.call_id, content: '{"temperature_c": 21}' }];
-  assert.equal(r2.usage.input_tokens, templateTokens(asTemplate, chatTools).length);
+  assert.equal(r2.usage.input_tokens, (await templateTokens(asTemplate, chatTools)).length);
 });
 
 test('tool_choice required, streamed: function-call argument events assemble', async () => {

@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Ajv2020 from 'ajv/dist/2020.js';
-import { execFileSync } from 'node:child_process';
-import { client, MODEL, post } from './common.mjs';
+import { client, MODEL, post, tokenize } from './common.mjs';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 const messages = [{ role: 'user', content: 'Answer in JSON.' }];
@@ -194,7 +193,7 @@ test('strict function tools under tool_choice auto: a reply that begins a call i
     required: ['n', 's'], additionalProperties: false };
   const tools = [{ type: 'function', function: { name: 'pick', strict: true, parameters: params } }];
   // Bias the model toward '{"' so that it begins a call; the constraint writes the rest.
-  const ids = JSON.parse(execFileSync(process.env.HEARTH_BIN, ['tokenize', process.env.HEARTH_MODEL, '{"']).toString());
+  const ids = await tokenize('{"');
   const brace = ids[ids.length - 1];
   await inBatches([0, 1, 2, 3], 4, async (seed) => {
     const res = await client.chat.completions.create({
