@@ -278,16 +278,21 @@ std::vector<float> run_prepacked_kernel(const GemmKernel& g, const uint8_t* w, i
   return y;
 }
 
+// Every SIMD level this CPU has: the AVX2 panels (8 rows, k chunks in the sums) and the AVX-512
+// ones (16 rows, one token's k unsplit) are different code.
 TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
   int kernels = 0;
   for (DType t : {DType::Q4_0, DType::Q8_0}) {
     for (SimdLevel l : gemm_levels(t)) {
       const GemmKernel& g = *gemm_kernel(t, l);
+      // Q4_0 and Q8_0 have a prepacked layout at every level with a GEMM kernel.
+      EXPECT_NE(g.prepack, nullptr) << g.name;
       if (g.prepack == nullptr) continue;
       ++kernels;
       LevelGuard guard(l);
+      // 14336: an 8B FFN's k, several of run()'s k chunks at every level.
       for (auto [rows, k] :
-           {std::pair<int64_t, int64_t>{53, 320}, {16, 1088}, {7, 64}, {40, 4160}}) {
+           {std::pair<int64_t, int64_t>{53, 320}, {16, 1088}, {7, 64}, {40, 4160}, {19, 14336}}) {
         ASSERT_TRUE(g.prepack_fits(rows, k));
         // As many bytes as the file's rows (whole panels).
         EXPECT_EQ(g.prepacked_bytes(rows, k),
@@ -311,42 +316,52 @@ TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
   if (kernels == 0) GTEST_SKIP() << "no prepacked kernel at this CPU's SIMD levels (needs AVX2)";
 }
 
-// Through the backend: a Q4_0 matrix uploaded (prepacked) gives each token the same bits alone as
-// inside a batch, and stays within the reference bound; the token table keeps the file's rows.
+// Through the backend, at every SIMD level with a prepacked kernel: a Q4_0 or Q8_0 matrix uploaded
+// (prepacked) gives each token the same bits alone as inside a batch, and stays within the
+// reference bound; the token table keeps the file's rows.
 TEST(GemmPrepacked, BackendDecodesATokenAloneAsInABatch) {
-  const GemmKernel* g = gemm_kernel(DType::Q4_0);
-  if (g == nullptr || g->prepack == nullptr)
-    GTEST_SKIP() << "no prepacked Q4_0 kernel at this SIMD level";
-  std::mt19937 rng(5);
-  const int64_t rows = 83, k = 512;
-  const Buffer w = make_weights(DType::Q4_0, rows, k, rng, false);
-  TensorView tv;
-  tv.name = "blk.0.ffn_up.weight";
-  tv.dtype = DType::Q4_0;
-  tv.shape = {rows, k};
-  tv.data = w.get();
-  tv.nbytes = dtype_row_bytes(DType::Q4_0, k) * static_cast<size_t>(rows);
-  tv.file = "gemm_test";
-  CpuBackend be(2);
-  const Weight wt = be.upload(tv);
-  EXPECT_GE(wt.layout, CpuBackend::kLayoutGemmPanels);
-  tv.name = "token_embd.weight";
-  EXPECT_EQ(be.upload(tv).layout, 0);
+  int kernels = 0;
+  for (DType t : {DType::Q4_0, DType::Q8_0}) {
+    for (SimdLevel l : gemm_levels(t)) {
+      if (gemm_kernel(t, l)->prepack == nullptr) continue;
+      ++kernels;
+      LevelGuard guard(l);
+      SCOPED_TRACE(gemm_kernel(t, l)->name);
+      std::mt19937 rng(5);
+      const int64_t rows = 83, k = 512;
+      const Buffer w = make_weights(t, rows, k, rng, false);
+      TensorView tv;
+      tv.name = "blk.0.ffn_up.weight";
+      tv.dtype = t;
+      tv.shape = {rows, k};
+      tv.data = w.get();
+      tv.nbytes = dtype_row_bytes(t, k) * static_cast<size_t>(rows);
+      tv.file = "gemm_test";
+      CpuBackend be(2);
+      const Weight wt = be.upload(tv);
+      EXPECT_EQ(wt.layout, CpuBackend::kLayoutGemmPanels + static_cast<int>(l));
+      tv.name = "token_embd.weight";
+      EXPECT_EQ(be.upload(tv).layout, 0);
 
-  const int n = 6;
-  const auto x = gaussian(static_cast<size_t>(n * k), rng, 1.0f);
-  std::vector<float> batch(static_cast<size_t>(rows * n));
-  be.matmul(wt, x.data(), n, batch.data());
-  const Reference ref = reference(DType::Q4_0, w.get(), rows, k, x.data(), n);
-  for (int t = 0; t < n; ++t) {
-    std::vector<float> alone(static_cast<size_t>(rows));
-    be.matmul(wt, x.data() + t * k, 1, alone.data());
-    EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + t * rows, alone.size() * sizeof(float)))
-        << "token " << t;
-    for (int64_t r = 0; r < rows; ++r)
-      ASSERT_LE(std::fabs(alone[static_cast<size_t>(r)] - ref.y[static_cast<size_t>(t * rows + r)]),
-                ref.bound[static_cast<size_t>(t * rows + r)]);
+      const int n = 6;
+      const auto x = gaussian(static_cast<size_t>(n * k), rng, 1.0f);
+      std::vector<float> batch(static_cast<size_t>(rows * n));
+      be.matmul(wt, x.data(), n, batch.data());
+      const Reference ref = reference(t, w.get(), rows, k, x.data(), n);
+      for (int tok = 0; tok < n; ++tok) {
+        std::vector<float> alone(static_cast<size_t>(rows));
+        be.matmul(wt, x.data() + tok * k, 1, alone.data());
+        EXPECT_EQ(
+            0, std::memcmp(alone.data(), batch.data() + tok * rows, alone.size() * sizeof(float)))
+            << "token " << tok;
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_LE(
+              std::fabs(alone[static_cast<size_t>(r)] - ref.y[static_cast<size_t>(tok * rows + r)]),
+              ref.bound[static_cast<size_t>(tok * rows + r)]);
+      }
+    }
   }
+  if (kernels == 0) GTEST_SKIP() << "no prepacked kernel at this CPU's SIMD levels (needs AVX2)";
 }
 
 // The whole matmul path: same bits on 1 and 2 threads; and close to the vec_dot reference.

@@ -229,6 +229,7 @@ struct Q4_0Pk {
   static constexpr int64_t kUnit = 64;
   static constexpr size_t kUnitBytes = 2 * 128 + 32;  // 8 rows x 2 x 18 bytes, as in the file
   static constexpr int64_t kChunkUnits = 16;
+  static constexpr bool kChunkedSums = true;  // acc_store adds the chunk to y
   static bool fits(int64_t, int64_t) { return true; }
 
   HEARTH_GEMM_TARGET static void pack_panel(const uint8_t* w, size_t row_bytes, int nrows,
@@ -290,6 +291,7 @@ struct Q8_0Pk {
   static constexpr int64_t kUnit = 64;
   static constexpr size_t kUnitBytes = 2 * 256 + 32;  // 8 rows x 2 x 34 bytes, as in the file
   static constexpr int64_t kChunkUnits = 16;
+  static constexpr bool kChunkedSums = true;  // acc_store adds the chunk to y
   static bool fits(int64_t, int64_t) { return true; }
 
   HEARTH_GEMM_TARGET static void pack_panel(const uint8_t* w, size_t row_bytes, int nrows,

@@ -24,9 +24,11 @@ namespace hearth::gemm::detail {
 namespace {
 #include "backend/cpu/gemm/gemm_driver_impl.h"
 #include "backend/cpu/gemm/gemm_quant_impl.h"
+// After the run-time panels, whose activation layouts it reads.
+#include "backend/cpu/gemm/gemm_prepacked_impl.h"
 }  // namespace
 
-const GemmKernel kGemmQ4_0Avx512 = make_kernel<Q4_0Tr>("q4_0/avx512");
+const GemmKernel kGemmQ4_0Avx512 = make_kernel_prepacked<Q4_0Tr, Q4_0Pk>("q4_0/avx512");
 const GemmKernel kGemmQ4_KAvx512 = make_kernel<Q4_KTr>("q4_k/avx512");
 const GemmKernel kGemmQ6_KAvx512 = make_kernel<Q6_KTr>("q6_k/avx512");
 

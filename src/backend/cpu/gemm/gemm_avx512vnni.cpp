@@ -24,10 +24,12 @@ namespace hearth::gemm::detail {
 namespace {
 #include "backend/cpu/gemm/gemm_driver_impl.h"
 #include "backend/cpu/gemm/gemm_quant_impl.h"
+// After the run-time panels, whose activation layouts it reads.
+#include "backend/cpu/gemm/gemm_prepacked_impl.h"
 }  // namespace
 
-const GemmKernel kGemmQ4_0Vnni = make_kernel<Q4_0Tr>("q4_0/avx512vnni");
-const GemmKernel kGemmQ8_0Vnni = make_kernel<Q8_0Tr>("q8_0/avx512vnni");
+const GemmKernel kGemmQ4_0Vnni = make_kernel_prepacked<Q4_0Tr, Q4_0Pk>("q4_0/avx512vnni");
+const GemmKernel kGemmQ8_0Vnni = make_kernel_prepacked<Q8_0Tr, Q8_0Pk>("q8_0/avx512vnni");
 const GemmKernel kGemmQ4_KVnni = make_kernel<Q4_KTr>("q4_k/avx512vnni");
 const GemmKernel kGemmQ6_KVnni = make_kernel<Q6_KTr>("q6_k/avx512vnni");
 

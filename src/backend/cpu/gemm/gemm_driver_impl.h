@@ -179,10 +179,16 @@ constexpr GemmKernel make_kernel(const char* name) {
 }
 
 // ---- Prepacked weights -------------------------------------------------------------------------
-// Pk traits describe a whole-matrix layout built at load: panel p (rows 16p .. 16p + 15) is
+// Pk traits describe a whole-matrix layout built at load: panel p (kRows rows from kRows * p) is
 // units * kUnitBytes contiguous bytes, unit u holding k elements [u * kUnit, (u + 1) * kUnit) of
-// the 16 rows as the kernel reads them. Pk::Act is the run-time traits whose activation layout
+// the panel's rows as the kernel reads them. Pk::Act is the run-time traits whose activation layout
 // (kTile, kActUnitBytes per Act::kUnit elements, pack_act) the tiles read.
+//   kChunkUnits           units per k chunk when several token groups share a panel
+//   kChunkedSums          true where a tile sums its k chunk from zero and adds that to y
+//                         (AVX2): where k is split then changes the float result, so it must be
+//                         split as in run(). False where the tile carries y on in its
+//                         accumulators (AVX-512): every split gives the same bits, so one token
+//                         group (decoding) need not split k
 //   fits(rows, k)                      whether the layout exists for this shape
 //   pack_panel(w, row_bytes, nrows, units, dst)
 //   tile<C>(panel, act, nu, y, ldy, nrows, accumulate)   as Tr::tile, over prepacked units
@@ -232,10 +238,12 @@ HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t 
   const int64_t units = k / Pk::kUnit;
   const size_t panel_bytes = static_cast<size_t>(units) * Pk::kUnitBytes;
   const int groups = (n + Act::kTile - 1) / Act::kTile;
-  // The k chunks of run() (the AVX2 tiles add each chunk's sum to y, so the chunking is part of
-  // the result); several token groups each walk one L2-sized piece of a panel.
-  static_assert(Pk::kChunkUnits * Pk::kUnit == Act::kChunkUnits * Act::kUnit);
-  const int64_t chunk_units = std::min<int64_t>(units, Pk::kChunkUnits);
+  // Several token groups each walk one L2-sized piece of a panel. Where the chunking is part of
+  // the result it is run()'s; otherwise one token group (decoding) takes a panel's whole k in one
+  // tile call, its outputs staying in registers.
+  static_assert(!Pk::kChunkedSums || Pk::kChunkUnits * Pk::kUnit == Act::kChunkUnits * Act::kUnit);
+  const int64_t chunk_units =
+      groups == 1 && !Pk::kChunkedSums ? units : std::min<int64_t>(units, Pk::kChunkUnits);
   const size_t act_unit_bytes = static_cast<size_t>(kActPerUnit) * Act::kActUnitBytes;
   const int chunk_groups = static_cast<int>(std::clamp<int64_t>(
       static_cast<int64_t>(kActChunkBytes / (static_cast<size_t>(chunk_units) * act_unit_bytes)), 1,
