@@ -1,6 +1,7 @@
 // Matrix products for every weight type. Weights prepacked at load (Q4_0, Q8_0 where the GEMM
-// kernel has the layout, gemm.h) take the GEMM kernels for every token count, one included: they
-// stream in the order the kernel reads them, and a token's outputs do not depend on its batch.
+// kernel has the layout, gemm.h: AVX2 and AVX-512) take the GEMM kernels for every
+// token count, one included: they stream in the order the kernel reads them, and a token's
+// outputs do not depend on its batch.
 // Otherwise one token (decode) is memory-bound: activations are
 // converted once to the format the weight type's dot kernel wants (Q8_0 / Q8_K blocks for
 // quantized weights, float32 for float weights), then each thread takes a contiguous range of

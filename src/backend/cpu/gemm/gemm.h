@@ -34,11 +34,12 @@ struct GemmKernel {
   void (*run)(const void* w, int64_t rows, int64_t k, const void* act, int n, int64_t r0,
               int64_t r1, float* y, void* scratch);
 
-  // Optional (nullptr where the type has none): the whole matrix rearranged once, at load, into
-  // the panels run() would otherwise build for every product, in as many bytes as the file's
+  // Optional (nullptr where the type has none; Q4_0 and Q8_0 have it wherever they have a
+  // kernel: AVX2, AVX-512 VNNI, and AVX-512 for Q4_0): the whole matrix rearranged once, at load,
+  // into the panels run() would otherwise build for every product, in as many bytes as the file's
   // rows. Decoding then streams the weights in the order the kernel consumes them, and a batch of
-  // any size skips the packing; run_prepacked's sums are bit-identical to run()'s for every n
-  // (one token included), so a sequence decodes alike alone and in a batch.
+  // any size skips the packing; run_prepacked's sums are bit-identical to run()'s for every n (one
+  // token included), so a sequence decodes alike alone and in a batch.
   bool (*prepack_fits)(int64_t rows, int64_t k);
   size_t (*prepacked_bytes)(int64_t rows, int64_t k);
   // Rows [r0, r1) (r0 a multiple of panel_rows) of w into their place in dst. Disjoint ranges may
