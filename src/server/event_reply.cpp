@@ -46,6 +46,19 @@ class EventStream : public SseStream {
     job_->cancel();
   }
 
+  // As the OpenAI routes' stream: a request refused while still queued keeps its own status.
+  bool wait_started(std::chrono::milliseconds timeout) override {
+    return job_->wait_started(timeout);
+  }
+
+  std::optional<ApiError> failed_before_start() override {
+    auto u = job_->failed_before_start();
+    if (!u) return std::nullopt;
+    job_->cancel();
+    ended_ = true;
+    return job_error(*u);
+  }
+
  private:
   std::shared_ptr<GenerationJob> job_;
   std::unique_ptr<EventFormatter> fmt_;
@@ -74,6 +87,7 @@ class EventPending : public PendingReply {
           const ApiError e = job_error(item.update);
           status_ = e.status();
           body_ = to_wire(fmt_->error_body(e));
+          overloaded_ = e.code() == "queue_timeout";
           ready_ = true;
           return true;
         }
@@ -91,6 +105,8 @@ class EventPending : public PendingReply {
 
   int status() const override { return status_; }
   const std::string& body() const override { return body_; }
+  bool overloaded() const override { return overloaded_; }
+  bool started() const override { return job_->started(); }
 
   void cancel() override {
     if (!ready_) metrics_.count_cancelled();
@@ -107,6 +123,7 @@ class EventPending : public PendingReply {
   bool ready_ = false;
   int status_ = 500;
   std::string body_;
+  bool overloaded_ = false;
 };
 
 }  // namespace

@@ -59,8 +59,7 @@ void send_pending(httplib::Response& res, const std::shared_ptr<PendingReply>& p
   bool ready = pending->wait(ping);
   while (!ready && !pending->started()) ready = pending->wait(ping);
   if (ready) {
-    if (pending->status() == 503 && pending->body().find("\"queue_timeout\"") != std::string::npos)
-      res.set_header("Retry-After", std::to_string(retry_after_s));
+    if (pending->overloaded()) res.set_header("Retry-After", std::to_string(retry_after_s));
     return send_json(res, pending->status(), pending->body());
   }
   res.status = 200;

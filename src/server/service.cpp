@@ -133,6 +133,7 @@ class JobReply : public PendingReply {
 
   int status() const override { return status_; }
   const std::string& body() const override { return body_; }
+  bool overloaded() const override { return overloaded_; }
   bool started() const override { return job_->started(); }
 
   void cancel() override {
@@ -145,6 +146,7 @@ class JobReply : public PendingReply {
   void fail(const ApiError& e) {
     status_ = e.status();
     body_ = to_wire(e.body());
+    overloaded_ = e.code() == "queue_timeout";
     ready_ = true;
   }
 
@@ -156,6 +158,7 @@ class JobReply : public PendingReply {
   bool ready_ = false;
   int status_ = 500;
   std::string body_;
+  bool overloaded_ = false;
 };
 
 }  // namespace

@@ -62,6 +62,8 @@ class PendingReply {
   virtual void cancel() = 0;
   // True once the work produced its first token (false while queued or prefilling).
   virtual bool started() const { return true; }
+  // The response refuses overload (a queue timeout): the HTTP layer adds Retry-After.
+  virtual bool overloaded() const { return false; }
 };
 
 // Exactly one of sse (stream: true) and pending (stream: false) is set.

@@ -271,6 +271,38 @@ TEST(ServerOverload, QueueTimeoutIsA503WithRetryAfterStreamedOrNot) {
   EXPECT_EQ(s.sched.stats().kv_blocks_used, 0);
 }
 
+// The Anthropic and Responses routes hold their status line the same way.
+TEST(ServerOverload, QueueTimeoutIsA503WithRetryAfterOnMessagesAndResponses) {
+  OverloadServer s(/*max_queue=*/8, /*queue_timeout_ms=*/200);
+  Staller x;
+  x.submit(s.sched);
+  auto post = [&](const char* path, bool stream) {
+    return std::async(std::launch::async, [&s, path, stream] {
+      const std::string st = stream ? "true" : "false";
+      const std::string body = std::string(path) == "/v1/messages"
+                                   ? R"({"model": "devB", "max_tokens": 4, "stream": )" + st +
+                                         R"(, "messages": [{"role": "user", "content": "hi"}]})"
+                                   : R"({"model": "devB", "max_output_tokens": 4, "stream": )" +
+                                         st + R"(, "input": "hi"})";
+      auto c = s.client();
+      return c.Post(path, body, "application/json");
+    });
+  };
+  std::vector<std::future<httplib::Result>> replies;
+  for (const char* path : {"/v1/messages", "/v1/responses"})
+    for (bool stream : {false, true}) replies.push_back(post(path, stream));
+  std::this_thread::sleep_for(600ms);  // well past the timeout, with pings every 50 ms
+  x.release();
+  for (auto& f : replies) {
+    auto res = f.get();
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 503) << res->body;
+    EXPECT_NE(res->body.find("queue"), std::string::npos) << res->body;
+    EXPECT_EQ(res->get_header_value("Retry-After"), "3");
+  }
+  EXPECT_EQ(x.finish(), FinishReason::Length);
+}
+
 TEST(ServerOverload, HeaderBodyAndDepthLimitsAnswerWithErrorObjects) {
   OverloadServer s(/*max_queue=*/4, /*queue_timeout_ms=*/0);
   auto c = s.client();
