@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <thread>
 
@@ -111,6 +112,13 @@ HttpServer::HttpServer(OpenAiService& svc, Scheduler& sched, Metrics& metrics, H
   svr_->set_write_timeout(opts_.write_timeout_s, 0);
   svr_->set_keep_alive_timeout(opts_.keep_alive_timeout_s);
   svr_->set_keep_alive_max_count(1000);
+  // cpp-httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and
+  // silently take half the connections. SO_REUSEADDR alone still allows a quick restart.
+  svr_->set_socket_options([this](int fd) {
+    const int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_fd_ = fd;
+  });
   routes();
 }
 
@@ -272,6 +280,9 @@ int HttpServer::bind() {
     throw Error(opts_.host + ":" + std::to_string(port),
                 "cannot listen (address in use, or not an address of this machine)");
   }
+  // listen() on a listening socket only changes its backlog (Linux).
+  if (listen_fd_ >= 0 && ::listen(listen_fd_, opts_.listen_backlog) != 0)
+    throw Error(opts_.host + ":" + std::to_string(port), "cannot set the listen backlog");
   return port;
 }
 
@@ -293,6 +304,11 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
 }
 
 void HttpServer::stop() {
+  if (stopped_.exchange(true)) return;
+  // cpp-httplib's stop() does nothing until its accept loop has marked itself running, so a stop
+  // that comes first (a signal at start-up) would leave serve() accepting for ever. A shut-down
+  // listening socket fails the accept loop's next accept() instead, whenever it comes.
+  if (listen_fd_ >= 0) ::shutdown(listen_fd_, SHUT_RDWR);
   svr_->stop();
 }
 

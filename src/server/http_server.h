@@ -34,6 +34,9 @@ struct HttpOptions {
   // hold this many bytes (larger: 431); cpp-httplib itself refuses any one line over 8 KiB.
   size_t max_header_bytes = 32u << 10;
   int retry_after_s = 2;  // the Retry-After of a 429 (queue full) or 503 (queue timeout)
+  // Connections the kernel may hold before accept() (capped by net.core.somaxconn). Debian's
+  // cpp-httplib is built with 5, which a burst of clients opening a connection each overruns.
+  int listen_backlog = 1024;
 };
 
 class HttpServer {
@@ -61,7 +64,9 @@ class HttpServer {
   Metrics& metrics_;
   HttpOptions opts_;
   std::unique_ptr<httplib::Server> svr_;
+  int listen_fd_ = -1;  // the listening socket, seen as cpp-httplib creates it
   std::atomic<int> in_flight_{0};
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace hearth::server

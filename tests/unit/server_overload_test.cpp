@@ -5,15 +5,19 @@
 // purpose (a callback that blocks its thread), so that "queued" is a state the test controls, not a
 // race.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include "runtime/engine.h"
 #include "runtime/scheduler.h"
@@ -330,6 +334,53 @@ TEST(ServerOverload, HeaderBodyAndDepthLimitsAnswerWithErrorObjects) {
   auto ok = c.Post("/v1/chat/completions", fine, chat(false), "application/json");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
+// A second server on a port already served must fail to bind, not share the port (cpp-httplib's
+// default socket options set SO_REUSEPORT, under which the kernel splits connections between them).
+TEST(ServerOverload, SecondServerOnTheSamePortIsRefused) {
+  OverloadServer s(/*max_queue=*/4, /*queue_timeout_ms=*/0);
+  HttpOptions o = OverloadServer::http_opts();
+  o.port = s.port;
+  HttpServer second(s.svc, s.sched, s.metrics, o);
+  EXPECT_THROW(second.bind(), Error);
+}
+
+// Connects without blocking; true when the kernel completed the handshake within `ms`.
+bool connects_within(int fd, int port, int ms) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+  if (errno != EINPROGRESS) return false;
+  pollfd p{fd, POLLOUT, 0};
+  if (::poll(&p, 1, ms) != 1) return false;
+  int err = 0;
+  socklen_t len = sizeof err;
+  ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  return err == 0;
+}
+
+// A burst of clients arriving while no worker is accepting waits in the kernel's listen queue.
+// The server here is bound but never accepts: with the backlog of 5 that Debian's cpp-httplib is
+// built with, the handshakes past the sixth are dropped (the soak saw those as connection resets).
+TEST(ServerOverload, BurstOfConnectionsWaitsInTheListenBacklog) {
+  OverloadServer s(/*max_queue=*/4, /*queue_timeout_ms=*/0);
+  HttpOptions o = OverloadServer::http_opts();
+  o.port = 0;
+  HttpServer idle(s.svc, s.sched, s.metrics, o);
+  const int port = idle.bind();
+  constexpr int kClients = 64;
+  std::vector<int> fds;
+  int connected = 0;
+  for (int i = 0; i < kClients; ++i) {
+    fds.push_back(::socket(AF_INET, SOCK_STREAM, 0));
+    connected += connects_within(fds.back(), port, 500) ? 1 : 0;
+  }
+  for (const int fd : fds) ::close(fd);
+  EXPECT_EQ(connected, kClients);
 }
 
 }  // namespace
