@@ -57,4 +57,50 @@ inline int utf8_next(uint8_t u, uint8_t b) {
   return -1;
 }
 
+// \u escapes of UTF-16 surrogates must come in pairs, high (D800-DBFF) then low (DC00-DFFF):
+// RFC 8259's grammar lets one stand alone, but it names no character and strict parsers (and
+// nlohmann's) refuse it. The state lives beside a string's cursor:
+namespace surrogate {
+inline constexpr uint8_t kFirstD = 1;   // this escape's first digit was D
+inline constexpr uint8_t kHigh = 2;     // this escape is a high surrogate
+inline constexpr uint8_t kNeedLow = 4;  // this escape must be a low surrogate
+inline constexpr uint8_t kLowNext = 8;  // between escapes: "\u" + a low surrogate must follow
+
+inline int hex_value(uint8_t b) {
+  return b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
+}
+// Digit `i` (0..3) of a \u escape; false when it cannot come next.
+inline bool digit(uint8_t& s, int i, uint8_t b) {
+  const int d = hex_value(b);
+  if (i == 0) {
+    if (s & kNeedLow) return d == 0xD;
+    if (d == 0xD) s |= kFirstD;
+  } else if (i == 1) {
+    if (s & kNeedLow) return d >= 0xC;
+    if (s & kFirstD) {
+      if (d >= 0xC) return false;  // a low surrogate with no high one before it
+      if (d >= 0x8) s |= kHigh;
+    }
+  }
+  return true;
+}
+// The state once the escape's fourth digit is in.
+inline uint8_t after_escape(uint8_t s) {
+  return (s & kHigh) ? kLowNext : 0;
+}
+// Bytes the shortest completion of an escape with `left` digits to go still owes for the pair:
+// the whole low escape after a high one.
+inline int owed(uint8_t s) {
+  return (s & kHigh) ? 6 : 0;
+}
+// The rest of an escape with `left` digits to go, plus the low escape a high one needs.
+inline const char* closing(uint8_t s, int left) {
+  static constexpr const char* kLow = "DC00";
+  static constexpr const char* kZeros = "0000";
+  if (s & kNeedLow) return kLow + (4 - left);
+  if (s & kHigh) return left == 2 ? "00\\uDC00" : left == 1 ? "0\\uDC00" : "\\uDC00";
+  return kZeros + (4 - left);
+}
+}  // namespace surrogate
+
 }  // namespace hearth::json_bytes

@@ -198,6 +198,11 @@ bool JsonConstraint::step(Cursor& c, uint8_t b) const {
         c.utf8 = static_cast<uint8_t>(u);
         return true;
       }
+      if (c.surr != 0) {  // a high surrogate's escape: its low one must follow
+        if (b != '\\') return false;
+        c.mode = Mode::kEscape;
+        return true;
+      }
       if (b == '"') {
         if (c.key) {
           c.mode = Mode::kColon;
@@ -220,14 +225,19 @@ bool JsonConstraint::step(Cursor& c, uint8_t b) const {
       if (b == 'u') {
         c.mode = Mode::kUnicode;
         c.sub = 4;
+        c.surr = c.surr != 0 ? surrogate::kNeedLow : 0;
         return true;
       }
+      if (c.surr != 0) return false;
       if (std::strchr("\"\\/bfnrt", b) == nullptr || b == 0) return false;
       c.mode = Mode::kString;
       return true;
     case Mode::kUnicode:
-      if (!is_hex(b)) return false;
-      if (--c.sub == 0) c.mode = Mode::kString;
+      if (!is_hex(b) || !surrogate::digit(c.surr, 4 - c.sub, b)) return false;
+      if (--c.sub == 0) {
+        c.mode = Mode::kString;
+        c.surr = surrogate::after_escape(c.surr);
+      }
       return true;
     case Mode::kNumMinus:
       if (b == '0') {
@@ -325,11 +335,11 @@ int JsonConstraint::cost(const Cursor& c) const {
     case Mode::kNumExpSign:
       return 1 + d + s;
     case Mode::kString:
-      return kUtf8Pending[c.utf8] + str + d + s;
+      return kUtf8Pending[c.utf8] + (c.surr != 0 ? 6 : 0) + str + d + s;
     case Mode::kEscape:
-      return 1 + str + d + s;
+      return (c.surr != 0 ? 5 : 1) + str + d + s;
     case Mode::kUnicode:
-      return c.sub + str + d + s;
+      return c.sub + surrogate::owed(c.surr) + str + d + s;
     case Mode::kLiteral:
       return kLiteralLen[c.lit] - c.sub + d + s;
     case Mode::kSuffix:
@@ -382,9 +392,9 @@ std::string JsonConstraint::closing() const {
     case Mode::kString:
     case Mode::kEscape:
     case Mode::kUnicode:
-      if (c.mode == Mode::kString) out.append(kUtf8Closing[c.utf8]);
-      if (c.mode == Mode::kEscape) out.push_back('n');
-      if (c.mode == Mode::kUnicode) out.append(c.sub, '0');
+      if (c.mode == Mode::kString) out.append(c.surr != 0 ? "\\uDC00" : kUtf8Closing[c.utf8]);
+      if (c.mode == Mode::kEscape) out.append(c.surr != 0 ? "uDC00" : "n");
+      if (c.mode == Mode::kUnicode) out.append(surrogate::closing(c.surr, c.sub));
       out.append(c.key ? std::string_view("\":0") : std::string_view("\""));
       break;
     case Mode::kLiteral:
@@ -441,7 +451,7 @@ void JsonConstraint::compute_allowed() {
       Cursor c = base;
       if (run(c, v.bytes(id)) && cost(c) <= limit) allow(id);
     };
-    if (base.mode == Mode::kString) {
+    if (base.mode == Mode::kString && base.surr == 0) {
       // Tokens without '"', '\\' or control bytes stay inside the string: whether they fit
       // depends only on the UTF-8 state, indexed at load.
       Cursor whole = base;

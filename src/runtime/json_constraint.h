@@ -72,6 +72,7 @@ class JsonConstraint : public LogitsConstraint {
     uint8_t lit = 0;   // kLiteral: 0 true, 1 false, 2 null
     uint8_t ws = 0;    // whitespace bytes in a row outside strings
     uint8_t utf8 = 0;  // kString: UTF-8 state (0: between characters)
+    uint8_t surr = 0;  // kString/kEscape/kUnicode: json_bytes::surrogate state
     uint8_t n_pushed = 0;
     uint32_t suffix_pos = 0;
     int32_t base_len = 0;  // entries of the committed stack still open

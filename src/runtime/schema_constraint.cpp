@@ -359,6 +359,13 @@ void SchemaConstraint::step(Thread t, int b, Emit&& emit) const {
           emit(t);
           return;
         }
+        if (f.surr != 0) {  // a high surrogate's escape: its low one must follow
+          if (c == '\\') {
+            f.mode = kStrEsc;
+            emit(t);
+          }
+          return;
+        }
         if (c == '"') {
           if (bounded && f.a < n->min_len) return;
           child_done(t, -1);
@@ -384,15 +391,20 @@ void SchemaConstraint::step(Thread t, int b, Emit&& emit) const {
           if (n && n->bounded_string()) return;
           f.mode = kStrHex;
           f.m = 4;
+          f.surr = f.surr != 0 ? surrogate::kNeedLow : 0;
           emit(t);
-        } else if (b > 0 && b < 256 && std::strchr("\"\\/bfnrt", b) != nullptr) {
+        } else if (f.surr == 0 && b > 0 && b < 256 && std::strchr("\"\\/bfnrt", b) != nullptr) {
           f.mode = kStr;
           emit(t);
         }
         return;
       case kStrHex:
         if (b >= 256 || !is_hex(static_cast<uint8_t>(b))) return;
-        if (--f.m == 0) f.mode = kStr;
+        if (!surrogate::digit(f.surr, 4 - f.m, static_cast<uint8_t>(b))) return;
+        if (--f.m == 0) {
+          f.mode = kStr;
+          f.surr = surrogate::after_escape(f.surr);
+        }
         emit(t);
         return;
       case kNumMinus:
@@ -566,7 +578,9 @@ int64_t SchemaConstraint::frame_cost(const Frame& f) const {
       const int64_t chars_left = lo > f.a ? static_cast<int64_t>(std::min<uint64_t>(
                                                 lo - f.a, static_cast<uint64_t>(kSchemaInf)))
                                           : 0;
-      const int64_t open = f.mode == kStrEsc ? 1 : f.mode == kStrHex ? f.m : kUtf8Pending[f.utf8];
+      const int64_t open = f.mode == kStrEsc   ? (f.surr != 0 ? 5 : 1)
+                           : f.mode == kStrHex ? f.m + surrogate::owed(f.surr)
+                                               : kUtf8Pending[f.utf8] + (f.surr != 0 ? 6 : 0);
       return add(add(open, chars_left), 1);
     }
     case kNumMinus:
@@ -664,7 +678,7 @@ void SchemaConstraint::compute_allowed(int64_t limit) {
     for (size_t i = 0; i < stacks_.size(); ++i) {
       const Thread t = thread(i);
       const Frame& f = top(t);
-      if (f.mode == kStr && f.utf8 == 0)
+      if (f.mode == kStr && f.utf8 == 0 && f.surr == 0)
         string_fast_path(t, limit);
       else
         walk(vocab_->all_tokens(), 0, t, limit);

@@ -56,6 +56,7 @@ class SchemaConstraint : public LogitsConstraint {
     uint16_t m = 0;     // lit: bytes matched; number: digits; \u: hex digits left
     uint8_t mode = 0;
     uint8_t utf8 = 0;
+    uint8_t surr = 0;  // string: json_bytes::surrogate state
     bool operator==(const Frame&) const = default;
   };
   // A stack: committed frames shared by pointer, then a few frames pushed or changed while one

@@ -168,6 +168,7 @@ TEST(JsonConstraint, EveryValidObjectStaysReachable) {
       "{\n  \"nested\": {\"o\": {\"p\": {}}},\n  \"s\": \"caf\xC3\xA9 \xE2\x82\xAC\"\n}",
       "{\"\xF0\x9F\x98\x80\xED\x9F\xBF\xE0\xA0\x80\xF4\x8F\xBF\xBF\":0}",
       "{\"\":\"\"}",
+      "{\"e\":\"\\uD83D\\uDE00 \\ud800\\udfff \\uDBFF\\uDC00 \\uD7FF \\uE000\"}",
   };
   for (auto& d : docs) {
     SCOPED_TRACE(d);
@@ -214,6 +215,14 @@ TEST(JsonConstraint, InvalidContinuationsAreRefused) {
       {"{\"a\":1e99", "9"},  // a number that overflows a double is refused
       {"{\"a\":[1,", "]"},
       {"{\"a\":1", ":"},
+      // \u escapes of surrogates only as a high-low pair (strict parsers refuse a lone one).
+      {"{\"a\":\"\\uD800", "\""},
+      {"{\"a\":\"\\uD800", "x"},
+      {"{\"a\":\"\\uDBFF\\", "n"},
+      {"{\"a\":\"\\uD800\\u", "0"},
+      {"{\"a\":\"\\uD800\\uD", "8"},
+      {"{\"a\":\"\\uD", "C"},
+      {"{\"a\":\"\\ud", "f"},
   };
   for (auto& k : cases) {
     SCOPED_TRACE(k.prefix + " + " + k.bad);
@@ -246,6 +255,14 @@ TEST(JsonConstraint, ClosingStringCompletesAnyPrefix) {
       {"{\"a\":\"\\u1", "000\"}"},
       {"{\"a\":\"\xE2", "\x80\x80\"}"},
       {"{\"\xF0", "\x90\x80\x80\":0}"},
+      {"{\"a\":\"\\uD", "000\"}"},
+      {"{\"a\":\"\\uD8", "00\\uDC00\"}"},
+      {"{\"a\":\"\\uDB0", "0\\uDC00\"}"},
+      {"{\"a\":\"\\uD800", "\\uDC00\"}"},
+      {"{\"a\":\"\\uD800\\", "uDC00\"}"},
+      {"{\"a\":\"\\uD800\\u", "DC00\"}"},
+      {"{\"a\":\"\\uD800\\uD", "C00\"}"},
+      {"{\"a\":\"\\uD800\\uDD", "00\"}"},
   };
   for (auto& [prefix, expected] : cases) {
     SCOPED_TRACE(prefix);

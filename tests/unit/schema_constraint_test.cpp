@@ -310,6 +310,13 @@ TEST(SchemaConstraint, EachKeywordIsEnforced) {
   EXPECT_FALSE(accepts(str, R"("abcd")"));
   EXPECT_FALSE(accepts(str, R"("\u0041b")"));  // no \u escapes in bounded strings
   EXPECT_TRUE(accepts(R"({"type":"string"})", R"("\u0041")"));
+  // Surrogate escapes only as a high-low pair: strict parsers refuse a lone one.
+  EXPECT_TRUE(accepts(R"({"type":"string"})", R"("\uD83D\uDE00 \udbff\udfff")"));
+  EXPECT_FALSE(accepts(R"({"type":"string"})", R"("\uD83D")"));
+  EXPECT_FALSE(accepts(R"({"type":"string"})", R"("\uD83Dx")"));
+  EXPECT_FALSE(accepts(R"({"type":"string"})", R"("\uD83D\n")"));
+  EXPECT_FALSE(accepts(R"({"type":"string"})", R"("\uD83D\uD83D")"));
+  EXPECT_FALSE(accepts(R"({"type":"string"})", R"("\uDE00")"));
   const std::string any =
       R"({"anyOf":[{"type":"string"},{"type":"array","items":{"type":"integer"}}]})";
   EXPECT_TRUE(accepts(any, R"("s")"));
