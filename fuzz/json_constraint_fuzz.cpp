@@ -17,70 +17,12 @@
 #include <cstring>
 
 #include "fuzz_support.h"
+#include "json_tokens.h"
 #include "runtime/json_constraint.h"
 
-namespace {
-
-const std::vector<std::string> kMulti = {
-    "{",        "}",        "[",    "]",    ":",    ",",    "\"",       " ",        "\n",
-    "\t",       "a",        "b",    "key",  "\":",  "\",",  "{\"",      "\"}",      "0",
-    "1",        "9",        "-",    ".",    "e",    "E",    "+",        "12",       "0.5",
-    "true",     "false",    "null", "tr",   "ue",   "nu",   "\\",       "\\n",      "\\u",
-    "00",       "4",        "A",    "\\\"", "\xC3", "\xA9", "\xC3\xA9", "\xE2\x82", "\xAC",
-    "\xF0\x9F", "\x98\x80", "\x01", "\xFF", "}}",   "]]",   "[{",       "\"\"",     " \"",
-    "\":\"",    "\", \"",   "1e5",  "-0",   "x"};
-
-// Ids 0..255 are the single bytes, then kMulti, then the end-of-turn token (no bytes).
-const std::vector<std::string>& tokens() {
-  static const auto t = [] {
-    std::vector<std::string> out;
-    for (int b = 0; b < 256; ++b) out.emplace_back(1, static_cast<char>(b));
-    out.insert(out.end(), kMulti.begin(), kMulti.end());
-    return out;
-  }();
-  return t;
-}
-
-int32_t end_id() {
-  return static_cast<int32_t>(tokens().size());
-}
-
-std::shared_ptr<const hearth::JsonVocab> vocab() {
-  static const auto v = [] {
-    std::vector<std::string> bytes = tokens();
-    bytes.push_back("");
-    return std::make_shared<const hearth::JsonVocab>(std::move(bytes),
-                                                     std::vector<int32_t>{end_id()});
-  }();
-  return v;
-}
-
-// Known and not yet fixed (found by this harness): the constraint follows RFC 8259's grammar,
-// which lets a \uD800-\uDBFF escape stand without its low surrogate; strict parsers such as
-// nlohmann's refuse that (JavaScript's and Python's accept it). Such escapes are masked here so
-// the fuzzer goes on looking for other faults; the JSON-schema work should close it.
-std::string mask_lone_surrogates(std::string s) {
-  auto hex_at = [&](size_t i, const char* first) {
-    return i + 6 <= s.size() && s[i] == '\\' && (s[i + 1] == 'u' || s[i + 1] == 'U') &&
-           std::strchr(first, std::tolower(static_cast<unsigned char>(s[i + 3]))) != nullptr &&
-           std::tolower(static_cast<unsigned char>(s[i + 2])) == 'd';
-  };
-  for (size_t i = 0; i + 6 <= s.size(); ++i) {
-    if (s[i] == '\\' && s[i + 1] == '\\') {
-      ++i;
-      continue;
-    }
-    if (hex_at(i, "89ab") && !hex_at(i + 6, "cdef"))
-      s.replace(i, 6, "\\u0020");
-    else if (hex_at(i, "cdef"))
-      s.replace(i, 6, "\\u0020");
-    else if (hex_at(i, "89ab"))
-      i += 11;
-  }
-  return s;
-}
-
-}  // namespace
+using hearth::fuzz::end_id;
+using hearth::fuzz::tokens;
+using hearth::fuzz::vocab;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
@@ -127,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     if (!matched) hearth::fuzz::violated("tool call without its prefix or suffix");
   }
-  const auto j = nlohmann::json::parse(mask_lone_surrogates(std::string(doc)), nullptr,
+  const auto j = nlohmann::json::parse(doc, nullptr,
                                        /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) {
     std::fprintf(stderr, "output (%zu bytes):", doc.size());

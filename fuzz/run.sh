@@ -12,7 +12,7 @@ shift
 seconds=${FUZZ_SECONDS:-60}
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(gguf safetensors tokenizer_load tokenizer_roundtrip chat openai_request json_constraint)
+  targets=(gguf safetensors tokenizer_load tokenizer_roundtrip chat openai_request json_constraint json_schema)
 fi
 status=0
 printf '%-22s %12s %8s %8s %8s  %s\n' target executions cov ft corpus result

@@ -515,7 +515,10 @@ bool SchemaGraph::validate(int32_t id, const json& v) const {
       if (!v.is_object()) return false;
       for (auto& p : n.props)
         if (p.required && !v.contains(p.name)) return false;
-      for (auto& [k, val] : v.items()) {
+      for (const auto& item : v.items()) {
+        // Named, not a structured binding: clang 14 (the fuzz build) cannot capture those.
+        const std::string& k = item.key();
+        const auto& val = item.value();
         auto it = std::find_if(n.props.begin(), n.props.end(),
                                [&](const SchemaProperty& p) { return p.name == k; });
         if (it != n.props.end()) {
