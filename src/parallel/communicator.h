@@ -9,6 +9,9 @@
 
 namespace hearth {
 
+// What a collective throws once abort() was called: the text the server recognizes to answer 503.
+inline constexpr const char* kRankLostError = "a tensor-parallel rank stopped answering";
+
 // Time and traffic spent in collectives since the process started (bench reports it per token).
 struct CommStats {
   double seconds = 0;
@@ -31,6 +34,14 @@ class Communicator {
   virtual void gather(const void* send, const std::vector<size_t>& bytes, void* recv) = 0;
   // Every rank's `bytes` from `send` to every rank's `recv`, in rank order.
   virtual void all_gather(const void* send, size_t bytes, void* recv) = 0;
+
+  // Ends the wait of a collective that cannot complete (a rank died): the one in progress and
+  // every later one throw hearth::Error naming kRankLostError. Safe from any thread.
+  virtual void abort() {}
+  virtual bool aborted() const { return false; }
+  // How long the collective in progress has waited so far (0 when none is in progress); safe
+  // from any thread. A rank that died leaves the others waiting for ever.
+  virtual double stalled_seconds() const { return 0; }
 
   const CommStats& stats() const { return stats_; }
 

@@ -2,9 +2,11 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <string>
+#include <thread>
 
 #include "util/error.h"
 
@@ -39,12 +41,16 @@ class MpiCommunicator final : public Communicator {
 
   void all_reduce_sum(float* x, size_t count) override {
     Timed t(this, count * sizeof(float));
-    check(MPI_Allreduce(MPI_IN_PLACE, x, as_count(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
+    MPI_Request r;
+    check(MPI_Iallreduce(MPI_IN_PLACE, x, as_count(count), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &r),
           "all-reduce");
+    wait(r, "all-reduce");
   }
   void broadcast(void* data, size_t bytes) override {
     Timed t(this, rank_ == 0 ? bytes : 0);
-    check(MPI_Bcast(data, as_count(bytes), MPI_BYTE, 0, MPI_COMM_WORLD), "broadcast");
+    MPI_Request r;
+    check(MPI_Ibcast(data, as_count(bytes), MPI_BYTE, 0, MPI_COMM_WORLD, &r), "broadcast");
+    wait(r, "broadcast");
   }
   void gather(const void* send, const std::vector<size_t>& bytes, void* recv) override {
     Timed t(this, bytes.at(static_cast<size_t>(rank_)));
@@ -55,15 +61,27 @@ class MpiCommunicator final : public Communicator {
       displs[r] = as_count(at);
       at += bytes[r];
     }
-    check(MPI_Gatherv(send, counts[static_cast<size_t>(rank_)], MPI_BYTE, recv, counts.data(),
-                      displs.data(), MPI_BYTE, 0, MPI_COMM_WORLD),
+    MPI_Request r;
+    check(MPI_Igatherv(send, counts[static_cast<size_t>(rank_)], MPI_BYTE, recv, counts.data(),
+                       displs.data(), MPI_BYTE, 0, MPI_COMM_WORLD, &r),
           "gather");
+    wait(r, "gather");
   }
   void all_gather(const void* send, size_t bytes, void* recv) override {
     Timed t(this, bytes);
-    check(MPI_Allgather(send, as_count(bytes), MPI_BYTE, recv, as_count(bytes), MPI_BYTE,
-                        MPI_COMM_WORLD),
+    MPI_Request r;
+    check(MPI_Iallgather(send, as_count(bytes), MPI_BYTE, recv, as_count(bytes), MPI_BYTE,
+                         MPI_COMM_WORLD, &r),
           "all-gather");
+    wait(r, "all-gather");
+  }
+
+  void abort() override { aborted_ = true; }
+  bool aborted() const override { return aborted_; }
+  double stalled_seconds() const override {
+    const int64_t since = waiting_since_ns_.load();
+    if (since == 0) return 0;
+    return static_cast<double>(Clock::now().time_since_epoch().count() - since) * 1e-9;
   }
 
  private:
@@ -78,7 +96,32 @@ class MpiCommunicator final : public Communicator {
     Clock::time_point t0_;
   };
 
+  // Non-blocking collectives completed by polling, so a wait on a rank that died can be ended
+  // (abort()); a blocking MPI call on shared memory would wait for ever. The poll spins while a
+  // step is running (the wait for a slower rank is short), then sleeps between tests, so a rank
+  // idling between steps leaves its core.
+  void wait(MPI_Request& r, const char* what) {
+    if (aborted_) throw Error("tensor parallel", kRankLostError);
+    const auto t0 = Clock::now();
+    waiting_since_ns_ = t0.time_since_epoch().count();
+    int done = 0;
+    bool patient = false;
+    for (uint32_t polls = 1;; ++polls) {
+      const int rc = MPI_Test(&r, &done, MPI_STATUS_IGNORE);
+      if (rc != MPI_SUCCESS || done || aborted_) waiting_since_ns_ = 0;
+      check(rc, what);
+      if (done) break;
+      if (aborted_) throw Error("tensor parallel", kRankLostError);  // the request is abandoned
+      if (!patient && (polls & 255) == 0)
+        patient = Clock::now() - t0 > std::chrono::milliseconds(100);
+      if (patient) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    waiting_since_ns_ = 0;
+  }
+
   int rank_ = 0, size_ = 1;
+  std::atomic<bool> aborted_{false};
+  std::atomic<int64_t> waiting_since_ns_{0};
 };
 
 }  // namespace

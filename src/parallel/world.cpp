@@ -50,6 +50,10 @@ bool is_root() {
   return rank() == 0;
 }
 
+bool lost_a_rank() {
+  return world_ptr() && world_ptr()->aborted();
+}
+
 Communicator* world() {
   return world_ptr().get();
 }
@@ -74,8 +78,10 @@ void init(int* argc, char*** argv) {
 void finalize() {
 #ifdef HEARTH_HAVE_MPI
   if (world_ptr()) {
+    // After a rank was lost MPI_Finalize would wait on it for ever; mpirun reports the exit.
+    const bool lost = world_ptr()->aborted();
     world_ptr().reset();
-    finalize_mpi();
+    if (!lost) finalize_mpi();
   }
 #endif
 }

@@ -32,6 +32,10 @@ Communicator* world();
 int rank();
 bool is_root();
 
+// True when a collective was abandoned because a rank stopped answering (Communicator::abort):
+// the run failed, whatever the command returned.
+bool lost_a_rank();
+
 // True when hearth was compiled with MPI support.
 bool built_with_mpi();
 

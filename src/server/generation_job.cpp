@@ -1,5 +1,7 @@
 #include "server/generation_job.h"
 
+#include "parallel/communicator.h"
+
 namespace hearth::server {
 
 GenerationJob::GenerationJob(Scheduler& sched, const Tokenizer& tok, Metrics& metrics,
@@ -128,6 +130,11 @@ ApiError job_error(const ChoiceUpdate& u) {
                     "The server is overloaded: the request waited in the queue longer than the "
                     "server's queue timeout without starting. Please retry later.",
                     "server_error", "", "queue_timeout");
+  if (u.error.find(kRankLostError) != std::string::npos)
+    return ApiError(503,
+                    "generation stopped: a tensor-parallel rank of this server stopped answering, "
+                    "and the server is going down",
+                    "server_error", "", "rank_lost");
   return ApiError(500, "generation failed: " + u.error, "server_error");
 }
 

@@ -3,16 +3,21 @@
 // tokens as one process, for safetensors and GGUF, f32, Q8_0 and
 // Q4_K_M, over 2 and 4 ranks; and the faults: a rank count that does not divide, ranks that see
 // different files, a rank killed mid-run.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -22,7 +27,9 @@
 namespace hearth {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 using namespace hearth::testing;
 namespace fs = std::filesystem;
 
@@ -206,12 +213,42 @@ std::map<int, pid_t> ranks_of(pid_t launcher) {
   return out;
 }
 
-// A server (devB: it needs a tokenizer) whose rank 1 is killed: the job ends within seconds, with a
-// non-zero status.
-TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
+// One HTTP/1.1 exchange on a fresh connection, read until the server closes it (or 30 s of
+// silence); `started` turns true once the body has begun.
+std::string http_exchange(int port, const std::string& body, std::atomic<bool>* started = nullptr) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const std::string req =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string got;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
+    timeval tv{30, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+      got.append(buf, static_cast<size_t>(n));
+      if (started && got.find("data: {") != std::string::npos) *started = true;
+    }
+  }
+  ::close(fd);
+  return got;
+}
+
+// A server (devB: it needs a tokenizer) whose rank 1 is killed while it streams: mpirun's SIGTERM
+// reaches rank 0 about a second later; the step waiting on the dead rank is abandoned, so the
+// stream in flight ends with a rank_lost error event, a request sent after the kill gets a 503,
+// and the job ends within seconds with a non-zero status.
+TEST_F(TensorParallel, KilledRankEndsTheJobWithinSecondsAnswering503) {
   const std::string log = (dir_ / "serve.log").string();
-  const std::string cmd =
-      "exec env " + mpirun(2, "serve " + kData + "/devB -t 1 --port 0") + " >" + log + " 2>&1";
+  const std::string cmd = "exec env " +
+                          mpirun(2, "serve " + kData + "/devB -t 1 --port 0 --ctx 16384") + " >" +
+                          log + " 2>&1";
   pid_t launcher = ::fork();
   ASSERT_GE(launcher, 0);
   if (launcher == 0) {
@@ -231,8 +268,32 @@ TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
   }
   ASSERT_EQ(ranks.size(), 2u) << slurp(log);
   ASSERT_THAT(slurp(log), HasSubstr("listening"));
+  const std::string at = slurp(log).substr(slurp(log).find("127.0.0.1:") + 10);
+  const int port = std::stoi(at);
+  // Thousands of tokens: still streaming seconds after the kill.
+  std::atomic<bool> started{false};
+  auto stream = std::async(std::launch::async, [&] {
+    return http_exchange(port,
+                         R"({"model":"devB","stream":true,"max_tokens":16000,"temperature":0,)"
+                         R"("messages":[{"role":"user","content":"a long story"}]})",
+                         &started);
+  });
+  for (auto until = Clock::now() + std::chrono::seconds(20); !started && Clock::now() < until;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(started) << slurp(log);
   ::kill(ranks[1], SIGKILL);
   const auto killed = Clock::now();
+  const std::string late = http_exchange(
+      port, R"({"model":"devB","max_tokens":4,"messages":[{"role":"user","content":"x"}]})");
+  EXPECT_THAT(late, StartsWith("HTTP/1.1 503")) << late;
+  EXPECT_THAT(late,
+              AnyOf(HasSubstr("\"code\":\"rank_lost\""), HasSubstr("\"code\":\"shutting_down\"")))
+      << late;
+  const std::string streamed = stream.get();
+  EXPECT_THAT(streamed, StartsWith("HTTP/1.1 200")) << streamed.substr(0, 300);
+  EXPECT_THAT(streamed, HasSubstr("data: {\"error\":"));
+  EXPECT_THAT(streamed, HasSubstr("\"code\":\"rank_lost\""));
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - killed).count(), 10.0);
   pid_t done = 0;
   while ((done = ::waitpid(launcher, &status, WNOHANG)) == 0 &&
          Clock::now() - killed < std::chrono::seconds(20))
@@ -246,6 +307,7 @@ TEST_F(TensorParallel, KilledRankEndsTheJobWithinSeconds) {
   const double secs = std::chrono::duration<double>(Clock::now() - killed).count();
   EXPECT_LT(secs, 10.0);
   EXPECT_FALSE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(log);
+  EXPECT_THAT(slurp(log), HasSubstr("a tensor-parallel rank stopped answering; exiting"));
   // mpirun's SIGTERM lets rank 0's server finish its shutdown; it must be gone soon after.
   auto alive = [](pid_t p) {
     std::ifstream stat("/proc/" + std::to_string(p) + "/stat");

@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include "command.h"
 #include "engine_options.h"
 #include "format/checkpoint.h"
+#include "parallel/world.h"
 #include "runtime/engine.h"
 #include "runtime/scheduler.h"
 #include "runtime/session.h"
@@ -67,6 +70,37 @@ int kv_blocks_for(const ServeOpts& o, const ModelConfig& cfg, int context) {
   return static_cast<int>(std::max(one_ctx, std::min(all, cap)));
 }
 
+// Under mpirun, once the server is told to stop: mpirun sends SIGTERM about a second after a rank
+// dies, and SIGKILL about a second after that. A step waiting on the dead rank would hold the
+// shutdown (and every in-flight request) until the SIGKILL; a collective still waiting after
+// kStall means a rank is gone, so the wait is ended and every request gets its 503 first. Lives
+// until the model is gone: the model's last word to the other ranks waits on them too.
+class StallWatch {
+ public:
+  ~StallWatch() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  void arm() {
+    Communicator* comm = parallel::world();
+    if (!comm || thread_.joinable()) return;
+    thread_ = std::thread([this, comm] {
+      while (!stop_) {
+        if (comm->stalled_seconds() > kStall) {
+          comm->abort();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    });
+  }
+
+ private:
+  static constexpr double kStall = 0.25;  // seconds; a live rank is one layer's compute away
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
 int run_serve(ServeOpts o) {
   // Signals are taken synchronously by the main thread; every thread started below inherits
   // the mask, so none of them is interrupted.
@@ -88,6 +122,7 @@ int run_serve(ServeOpts o) {
   if (!has_tokenizer(o.model))
     throw Error(o.model, "no tokenizer found (tokenizer.json or GGUF tokenizer metadata)");
   Tokenizer tok = load_tokenizer(o.model);
+  StallWatch stall_watch;  // outlives the engine (see StallWatch)
   Checkpoint ck = open_checkpoint(o.model);
   o.engine.kv_blocks = kv_blocks_for(o, ck.config, engine_context(ck.config, o.engine));
   Engine engine(std::move(ck), o.engine);
@@ -127,6 +162,7 @@ int run_serve(ServeOpts o) {
   std::fprintf(stderr, "hearth serve: %s received, finishing in-flight requests (up to %gs)\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM", o.shutdown_grace_s);
   std::fflush(stderr);
+  stall_watch.arm();
   http.shutdown(std::chrono::milliseconds(static_cast<int64_t>(o.shutdown_grace_s * 1000)));
   listener.join();
   std::fprintf(stderr, "hearth serve: stopped\n");

@@ -1,5 +1,6 @@
 // hearth: the command-line entry point. Exit codes: 0 success, 1 a runtime error (bad model file,
 // bad input), 2 a usage error (unknown option, missing argument).
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "command.h"
 #include "parallel/world.h"
@@ -87,7 +89,20 @@ int main(int argc, char** argv) {
     print_error(e.what(), true);
     return 1;
   }
+  // Ranks other than 0 end when rank 0 tells them to (mpirun forwards SIGINT and SIGTERM to
+  // every rank): dying first would leave rank 0 waiting on them instead of finishing its work.
+  if (hearth::parallel::world() && !hearth::parallel::is_root()) {
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  }
   int rc = run_command(argc, argv);
+  if (hearth::parallel::lost_a_rank() && hearth::parallel::is_root()) {
+    print_error((std::string(hearth::kRankLostError) + "; exiting").c_str(), true);
+    if (rc == 0) rc = 1;
+  }
   hearth::parallel::finalize();
   return rc;
 }
