@@ -3,8 +3,11 @@
 // checks the graceful shutdown (in-flight stream ends cleanly, new work gets 503, exit code 0).
 //
 //   node run.mjs --hearth path/to/hearth --model tests/data/devB
+//                [--launcher "mpirun -np 2 ..."] [--threads N]
+// With --launcher the server runs under it (tensor parallelism over mpirun's ranks); the
+// suites and the shutdown check are the same.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,6 +18,8 @@ const arg = (name) => {
 };
 const hearth = arg('--hearth');
 const model = arg('--model');
+const launcher = (arg('--launcher') ?? '').split(' ').filter((w) => w.length > 0);
+const threads = arg('--threads') ?? '2';
 if (!hearth || !model) {
   console.error('usage: node run.mjs --hearth BIN --model DIR');
   process.exit(2);
@@ -26,13 +31,14 @@ if (!['openai', '@anthropic-ai/sdk'].every((m) => existsSync(join(here, 'node_mo
 
 const API_KEY = 'sk-hearth-test';
 const SERVER_ARGS = [
-  'serve', model, '--port', '0', '--threads', '2', '--ctx', '512', '--max-seqs', '16',
+  'serve', model, '--port', '0', '--threads', threads, '--ctx', '512', '--max-seqs', '16',
   '--max-queue', '32', '--api-key', API_KEY, '--max-body', '0.25', '--shutdown-grace', '1',
   '--alias', 'claude-test', '--alias', 'gpt-test',
 ];
 
 function startServer() {
-  const proc = spawn(hearth, SERVER_ARGS, { stdio: ['ignore', 'inherit', 'pipe'] });
+  const [cmd, ...args] = [...launcher, hearth, ...SERVER_ARGS];
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   let log = '';
   const port = new Promise((resolve, reject) => {
     proc.stderr.on('data', (d) => {
@@ -80,7 +86,10 @@ async function checkShutdown(server, base) {
   if (res.status !== 200) throw new Error(`stream status ${res.status}`);
   const reader = res.body.getReader();
   await reader.read();  // the stream is running
-  server.proc.kill('SIGTERM');
+  // Under a launcher the signal goes to rank 0, as a signal to a single server would: mpirun
+  // itself forwards one only after a delay, and then ends the job however the ranks fare.
+  if (launcher.length > 0) process.kill(rankZeroOf(server.proc.pid), 'SIGTERM');
+  else server.proc.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 200));
   const health = await fetch(`${base}/health`);
   if (health.status !== 503) throw new Error(`/health during shutdown: ${health.status}`);
@@ -104,6 +113,20 @@ async function checkShutdown(server, base) {
   const { code, signal } = await server.exited;
   if (code !== 0) throw new Error(`hearth serve exited with ${code ?? signal}`);
   console.log('# shutdown: ok (stream ended with', last.startsWith('data: [DONE]') ? '[DONE]' : 'an error event', ', exit 0)');
+}
+
+// The process mpirun started as rank 0 (a child of the launcher, on this machine).
+function rankZeroOf(launcherPid) {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const env = readFileSync(`/proc/${d}/environ`, 'utf8').split('\0');
+      if (ppid === launcherPid && env.includes('OMPI_COMM_WORLD_RANK=0')) return Number(d);
+    } catch {}
+  }
+  throw new Error(`no rank 0 under launcher pid ${launcherPid}`);
 }
 
 const server = startServer();
