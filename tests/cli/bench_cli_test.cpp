@@ -63,6 +63,17 @@ TEST(BenchCli, DepthRunsEachTestAfterThatManyContextTokens) {
   EXPECT_EQ(j["results"].size(), 4u);
 }
 
+// The context before a test goes through in prompt-sized pieces even when no prompt is benched:
+// filled one token at a time, an 8B model's 4000-token depth took minutes instead of seconds.
+TEST(BenchCli, DepthIsFilledInPiecesWithoutAPromptTest) {
+  auto r = run_command(hearth_cmd("bench " + kDevB + " -p 0 -n 4 -d 300 -r 1 -t 1 --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["ubatch"], 300);
+  ASSERT_EQ(j["results"].size(), 1u);
+  EXPECT_EQ(j["results"][0]["test"], "tg4@d300");
+}
+
 // --cost turns each measured speed into $ per million tokens at the machine's hourly price.
 TEST(BenchCli, CostPerMillionTokensFollowsTheMeasuredSpeeds) {
   auto r = run_command(hearth_cmd("bench " + kDevB +

@@ -55,10 +55,10 @@ int run_bench_cmd(const BenchCliOpts& o) {
   eo.kv_type = o.kv_type;
   eo.mmap_weights = o.mmap;
   eo.context = std::max(16, max_depth + std::max(max_prompt, max_gen) + 1);
-  // As llama-bench's default ubatch: prompts go through in pieces of at most 512 tokens unless
-  // --ubatch says otherwise.
+  // As llama-bench's default ubatch: prompts, and the context a depth puts before each test, go
+  // through in pieces of at most 512 tokens unless --ubatch says otherwise.
   const int ubatch = o.ubatch > 0 ? o.ubatch : 512;
-  eo.max_batch_tokens = std::max(std::clamp(max_prompt, 1, ubatch), o.batch);
+  eo.max_batch_tokens = std::max(std::clamp(std::max(max_prompt, max_depth), 1, ubatch), o.batch);
   if (o.batch > 0) {
     // One sequence's context for pp/tg, plus room for the sequences decoding together.
     const int per_seq = (max_gen + 1 + eo.block_size - 1) / eo.block_size;
