@@ -159,6 +159,23 @@ TEST_F(TensorParallel, SafetensorsAndGgufOfDevBMatchOneProcessOver2Ranks) {
   expect_same_as_one_process(kData + "/devB/devB-bf16.gguf", prompt, 2);
 }
 
+// hearth bench under mpirun reports rank 0's traffic into collectives, and the bytes each rank
+// streams per token (its slice: about half of one process's over 2 ranks).
+TEST_F(TensorParallel, BenchReportsCollectivesAndEachRanksBytes) {
+  const std::string args = "bench " + model("f32") + " -p 0 -n 4 -r 1 -t 1 --json -q";
+  auto one = run_command(hearth_cmd(args)), two = run_command(mpirun(2, args));
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  const auto j1 = nlohmann::json::parse(one.out), j2 = nlohmann::json::parse(two.out);
+  EXPECT_EQ(j1["ranks"], 1);
+  EXPECT_EQ(j2["ranks"], 2);
+  EXPECT_FALSE(j1["results"][0].contains("comm_bytes_per_token"));
+  EXPECT_GT(j2["results"][0]["comm_bytes_per_token"].get<double>(), 0.0);
+  const double ratio = j2["bytes_per_token"].get<double>() / j1["bytes_per_token"].get<double>();
+  EXPECT_GT(ratio, 0.45);
+  EXPECT_LT(ratio, 0.55);
+}
+
 void expect_refused(const CommandResult& r, const std::string& what) {
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.err, HasSubstr(what));

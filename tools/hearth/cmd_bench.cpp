@@ -99,7 +99,10 @@ int run_bench_cmd(const BenchCliOpts& o) {
   // The tg limit, for the first generation length: the average context over the run decides the
   // KV bytes read per token.
   const int gen = o.gens.front();
-  const double bpt = bytes_per_token(engine, gen / 2);
+  // Under mpirun each rank streams its own slice (the replicated norms are a rounding error), and
+  // the probe above is this rank's threads: the fraction is per rank.
+  Communicator* const comm = engine.model().comm();
+  const double bpt = bytes_per_token(engine, gen / 2) / (comm ? comm->size() : 1);
   double tg_fraction = 0;
   for (auto& s : stats)
     if (s.test == "tg" + std::to_string(gen)) tg_fraction = s.mean * bpt / (bw * 1e9);
@@ -111,7 +114,6 @@ int run_bench_cmd(const BenchCliOpts& o) {
     j["threads"] = threads;
     j["size_bytes"] = engine.checkpoint().weight_bytes();
     j["results"] = nlohmann::ordered_json::array();
-    Communicator* comm = engine.model().comm();
     for (auto& s : stats) {
       nlohmann::ordered_json r = {
           {"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}};
@@ -174,7 +176,7 @@ int run_bench_cmd(const BenchCliOpts& o) {
   if (gen > 0) std::printf(", reached %.0f%% in tg%d", tg_fraction * 100, gen);
   std::printf("\nloaded in %.2f s (weights %s)\n", load_s,
               o.mmap ? "read from the file mapping" : "copied into memory");
-  if (Communicator* comm = engine.model().comm()) {
+  if (comm) {
     // Rank 0's time in collectives includes waiting for the slowest rank.
     std::printf("tensor parallel over %d ranks, rank 0 in communication:", comm->size());
     for (auto& s : stats)
