@@ -1,5 +1,6 @@
 #include "server/event_reply.h"
 
+#include "server/job_reply.h"
 #include "server/sse.h"
 
 namespace hearth::server {
@@ -7,12 +8,11 @@ namespace {
 
 using Clock = GenerationJob::Clock;
 
-class EventStream : public SseStream {
+class EventStream : public JobSseStream {
  public:
   EventStream(std::shared_ptr<GenerationJob> job, std::unique_ptr<EventFormatter> fmt, Usage usage,
               Metrics& metrics, Clock::time_point t0)
-      : job_(std::move(job)), fmt_(std::move(fmt)), usage_(usage), metrics_(metrics), t0_(t0) {}
-  ~EventStream() override { job_->cancel(); }
+      : JobSseStream(std::move(job), metrics), fmt_(std::move(fmt)), usage_(usage), t0_(t0) {}
 
   bool next(std::string& out, std::chrono::milliseconds timeout) override {
     if (ended_) return false;
@@ -40,90 +40,28 @@ class EventStream : public SseStream {
     return true;
   }
 
-  void cancel() override {
-    if (!ended_) metrics_.count_cancelled();
-    ended_ = true;
-    job_->cancel();
-  }
-
-  // As the OpenAI routes' stream: a request refused while still queued keeps its own status.
-  bool wait_started(std::chrono::milliseconds timeout) override {
-    return job_->wait_started(timeout);
-  }
-
-  std::optional<ApiError> failed_before_start() override {
-    auto u = job_->failed_before_start();
-    if (!u) return std::nullopt;
-    job_->cancel();
-    ended_ = true;
-    return job_error(*u);
-  }
-
  private:
-  std::shared_ptr<GenerationJob> job_;
   std::unique_ptr<EventFormatter> fmt_;
   Usage usage_;
-  Metrics& metrics_;
   Clock::time_point t0_;
-  bool opened_ = false, ended_ = false;
+  bool opened_ = false;
 };
 
-class EventPending : public PendingReply {
+class EventPending : public JobPendingReply {
  public:
   EventPending(std::shared_ptr<GenerationJob> job, std::unique_ptr<EventFormatter> fmt, Usage usage,
                Metrics& metrics, Clock::time_point t0)
-      : job_(std::move(job)), fmt_(std::move(fmt)), usage_(usage), metrics_(metrics), t0_(t0) {}
-  ~EventPending() override { job_->cancel(); }
-
-  bool wait(std::chrono::milliseconds timeout) override {
-    const auto deadline = Clock::now() + timeout;
-    while (!ready_ && !job_->finished()) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      for (auto& item : job_->wait(left)) {
-        if (item.update.finished && !item.update.error.empty()) {
-          job_->cancel();
-          const ApiError e = job_error(item.update);
-          status_ = e.status();
-          body_ = to_wire(fmt_->error_body(e));
-          overloaded_ = e.code() == "queue_timeout";
-          ready_ = true;
-          return true;
-        }
-        usage_.completion_tokens += item.update.completion_tokens;
-        fmt_->add(item.update);
-      }
-    }
-    if (ready_) return true;
-    record_finished(metrics_, usage_.prompt_tokens, usage_.completion_tokens, t0_);
-    status_ = 200;
-    body_ = to_wire(fmt_->response(usage_));
-    ready_ = true;
-    return true;
-  }
-
-  int status() const override { return status_; }
-  const std::string& body() const override { return body_; }
-  bool overloaded() const override { return overloaded_; }
-  bool started() const override { return job_->started(); }
-
-  void cancel() override {
-    if (!ready_) metrics_.count_cancelled();
-    ready_ = true;
-    job_->cancel();
-  }
+      : JobPendingReply(std::move(job), usage, metrics, t0), fmt_(std::move(fmt)) {}
 
  private:
-  std::shared_ptr<GenerationJob> job_;
+  void add(const GenerationJob::Item& item) override {
+    usage_.completion_tokens += item.update.completion_tokens;
+    fmt_->add(item.update);
+  }
+  std::string error_body(const ApiError& e) override { return to_wire(fmt_->error_body(e)); }
+  std::string response_body() override { return to_wire(fmt_->response(usage_)); }
+
   std::unique_ptr<EventFormatter> fmt_;
-  Usage usage_;
-  Metrics& metrics_;
-  Clock::time_point t0_;
-  bool ready_ = false;
-  int status_ = 500;
-  std::string body_;
-  bool overloaded_ = false;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "server/api_error.h"
 #include "server/generation_job.h"
 #include "server/ids.h"
+#include "server/job_reply.h"
 #include "server/openai_response.h"
 #include "server/sse.h"
 #include "util/error.h"
@@ -25,18 +26,15 @@ std::string tool_call_prefix(const std::string& name) {
 }
 
 // Streams one job through a formatter.
-class JobStream : public SseStream {
+class JobStream : public JobSseStream {
  public:
   JobStream(std::shared_ptr<GenerationJob> job, std::unique_ptr<ResponseFormatter> fmt, Usage usage,
             bool include_usage, Metrics& metrics, std::chrono::steady_clock::time_point t0)
-      : job_(std::move(job)),
+      : JobSseStream(std::move(job), metrics),
         fmt_(std::move(fmt)),
         usage_(usage),
         include_usage_(include_usage),
-        metrics_(metrics),
         t0_(t0) {}
-
-  ~JobStream() override { job_->cancel(); }
 
   bool next(std::string& out, std::chrono::milliseconds timeout) override {
     if (ended_) return false;
@@ -66,99 +64,32 @@ class JobStream : public SseStream {
     return true;
   }
 
-  void cancel() override {
-    if (!ended_) metrics_.count_cancelled();
-    ended_ = true;
-    job_->cancel();
-  }
-
-  bool wait_started(std::chrono::milliseconds timeout) override {
-    return job_->wait_started(timeout);
-  }
-
-  std::optional<ApiError> failed_before_start() override {
-    auto u = job_->failed_before_start();
-    if (!u) return std::nullopt;
-    job_->cancel();
-    ended_ = true;
-    return job_error(*u);
-  }
-
  private:
-  std::shared_ptr<GenerationJob> job_;
   std::unique_ptr<ResponseFormatter> fmt_;
   Usage usage_;
   bool include_usage_;
-  Metrics& metrics_;
   std::chrono::steady_clock::time_point t0_;
-  bool opened_ = false, ended_ = false;
+  bool opened_ = false;
 };
 
 // A non-streamed response, built as the job's updates arrive so the HTTP layer can wait in
 // slices and notice a client that hangs up.
-class JobReply : public PendingReply {
+class JobReply : public JobPendingReply {
  public:
   JobReply(std::shared_ptr<GenerationJob> job, std::unique_ptr<ResponseFormatter> fmt, Usage usage,
            Metrics& metrics, std::chrono::steady_clock::time_point t0)
-      : job_(std::move(job)), fmt_(std::move(fmt)), usage_(usage), metrics_(metrics), t0_(t0) {}
-
-  ~JobReply() override { job_->cancel(); }
-
-  bool wait(std::chrono::milliseconds timeout) override {
-    using Clock = std::chrono::steady_clock;
-    const auto deadline = Clock::now() + timeout;
-    // The job wakes us at every token; keep collecting until it ends or the time is up.
-    while (!ready_ && !job_->finished()) {
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      for (auto& item : job_->wait(left)) {
-        if (item.update.finished && !item.update.error.empty()) {
-          job_->cancel();
-          fail(job_error(item.update));
-          return true;
-        }
-        usage_.completion_tokens += item.update.completion_tokens;
-        usage_.cached_tokens += item.update.cached_tokens;
-        fmt_->add(item.choice, item.update);
-      }
-    }
-    if (ready_) return true;
-    record_finished(metrics_, usage_.prompt_tokens, usage_.completion_tokens, t0_);
-    status_ = 200;
-    body_ = to_wire(fmt_->response(usage_));
-    ready_ = true;
-    return true;
-  }
-
-  int status() const override { return status_; }
-  const std::string& body() const override { return body_; }
-  bool overloaded() const override { return overloaded_; }
-  bool started() const override { return job_->started(); }
-
-  void cancel() override {
-    if (!ready_) metrics_.count_cancelled();
-    ready_ = true;
-    job_->cancel();
-  }
+      : JobPendingReply(std::move(job), usage, metrics, t0), fmt_(std::move(fmt)) {}
 
  private:
-  void fail(const ApiError& e) {
-    status_ = e.status();
-    body_ = to_wire(e.body());
-    overloaded_ = e.code() == "queue_timeout";
-    ready_ = true;
+  void add(const GenerationJob::Item& item) override {
+    usage_.completion_tokens += item.update.completion_tokens;
+    usage_.cached_tokens += item.update.cached_tokens;
+    fmt_->add(item.choice, item.update);
   }
+  std::string error_body(const ApiError& e) override { return to_wire(e.body()); }
+  std::string response_body() override { return to_wire(fmt_->response(usage_)); }
 
-  std::shared_ptr<GenerationJob> job_;
   std::unique_ptr<ResponseFormatter> fmt_;
-  Usage usage_;
-  Metrics& metrics_;
-  std::chrono::steady_clock::time_point t0_;
-  bool ready_ = false;
-  int status_ = 500;
-  std::string body_;
-  bool overloaded_ = false;
 };
 
 }  // namespace
