@@ -103,20 +103,22 @@ class MpiCommunicator final : public Communicator {
   void wait(MPI_Request& r, const char* what) {
     if (aborted_) throw Error("tensor parallel", kRankLostError);
     const auto t0 = Clock::now();
+    // stalled_seconds() reads this while the wait lasts, however it ends.
+    struct Waiting {
+      std::atomic<int64_t>& since;
+      ~Waiting() { since = 0; }
+    } waiting{waiting_since_ns_};
     waiting_since_ns_ = t0.time_since_epoch().count();
     int done = 0;
     bool patient = false;
     for (uint32_t polls = 1;; ++polls) {
-      const int rc = MPI_Test(&r, &done, MPI_STATUS_IGNORE);
-      if (rc != MPI_SUCCESS || done || aborted_) waiting_since_ns_ = 0;
-      check(rc, what);
-      if (done) break;
+      check(MPI_Test(&r, &done, MPI_STATUS_IGNORE), what);
+      if (done) return;
       if (aborted_) throw Error("tensor parallel", kRankLostError);  // the request is abandoned
       if (!patient && (polls & 255) == 0)
         patient = Clock::now() - t0 > std::chrono::milliseconds(100);
       if (patient) std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
-    waiting_since_ns_ = 0;
   }
 
   int rank_ = 0, size_ = 1;

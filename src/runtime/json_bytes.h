@@ -88,8 +88,8 @@ inline bool digit(uint8_t& s, int i, uint8_t b) {
 inline uint8_t after_escape(uint8_t s) {
   return (s & kHigh) ? kLowNext : 0;
 }
-// Bytes the shortest completion of an escape with `left` digits to go still owes for the pair:
-// the whole low escape after a high one.
+// Bytes the shortest completion of an escape still owes for the pair beyond its own digits: the
+// whole low escape after a high one.
 inline int owed(uint8_t s) {
   return (s & kHigh) ? 6 : 0;
 }
