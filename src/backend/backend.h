@@ -16,6 +16,8 @@
 
 namespace hearth {
 
+class Communicator;
+
 // A weight matrix [rows, cols] (vectors: rows = 1) in the backend's memory, y = W x.
 struct Weight {
   std::string name;
@@ -135,6 +137,14 @@ class Backend {
   }
   // out[r] = x[row r of the batch's outputs: logits_rows, then argmax_rows], dim floats each.
   virtual void gather_rows(const float* x, int dim, float* out) = 0;
+
+  // Tensor parallelism. join_ranks() runs once on every rank together, before any step: a backend
+  // that sums over ranks by its own means (NCCL between GPUs) sets that up here, over `comm`; one
+  // that cannot take part throws. all_reduce_sum() sums x[0..count) (device memory) over every
+  // rank, in place, in order with the backend's other ops. The defaults suit a backend whose
+  // device memory is host memory: the communicator reads it directly.
+  virtual void join_ranks(Communicator& comm) { (void)comm; }
+  virtual void all_reduce_sum(Communicator& comm, float* x, size_t count);
 
   // Host -> device copy into memory from alloc() (tests, tools); a plain copy on the CPU.
   virtual void from_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }

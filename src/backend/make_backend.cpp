@@ -5,6 +5,8 @@
 #include "util/error.h"
 #ifdef HEARTH_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda_device_choice.h"
+#include "parallel/world.h"
 #endif
 
 namespace hearth {
@@ -12,15 +14,11 @@ namespace hearth {
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts) {
   if (opts.device == "cpu") return std::make_unique<CpuBackend>(opts.threads, opts.mmap_weights);
 #ifdef HEARTH_HAVE_CUDA
-  const bool have_gpu = cuda_device_count() > 0;
-  if (opts.device == "auto")
-    return have_gpu ? std::unique_ptr<Backend>(std::make_unique<CudaBackend>())
-                    : std::unique_ptr<Backend>(
-                          std::make_unique<CpuBackend>(opts.threads, opts.mmap_weights));
-  if (opts.device == "cuda") {
-    if (!have_gpu) throw Error("--device cuda", "no CUDA device found");
-    return std::make_unique<CudaBackend>();
-  }
+  const int gpus = cuda_device_count();
+  if (opts.device == "auto" && gpus == 0)
+    return std::make_unique<CpuBackend>(opts.threads, opts.mmap_weights);
+  if (opts.device == "auto" || opts.device == "cuda")
+    return std::make_unique<CudaBackend>(choose_cuda_device(parallel::local_rank(), gpus));
 #else
   if (opts.device == "auto") return std::make_unique<CpuBackend>(opts.threads, opts.mmap_weights);
   if (opts.device == "cuda")

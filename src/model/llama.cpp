@@ -78,12 +78,8 @@ LlamaModel::LlamaModel(const Checkpoint& ck, Backend& backend, int max_batch_tok
       comm_(comm && comm->size() > 1 ? comm : nullptr),
       shard_(whole_model(ck.config)) {
   if (comm_) {
-    if (backend.name() != "cpu")
-      throw parallel::CollectiveError(
-          "--device",
-          "tensor parallelism over MPI runs on the CPU backend only (NCCL between "
-          "GPUs is not built yet): run with --device cpu");
     check_same_model(*comm_, ck);
+    backend.join_ranks(*comm_);
     shard_ = plan_shards(ck, comm_->rank(), comm_->size());
     local_.n_heads = shard_.n_heads;
     local_.n_kv_heads = shard_.n_kv_heads;
@@ -196,7 +192,7 @@ int LlamaModel::run_worker(KvCache& kv) {
 }
 
 void LlamaModel::all_reduce(float* x, size_t count) {
-  if (comm_) comm_->all_reduce_sum(x, count);
+  if (comm_) backend_.all_reduce_sum(*comm_, x, count);
 }
 
 void LlamaModel::run_step(const BatchInputs& batch, KvCache& kv, StepResult& out) {

@@ -1,8 +1,11 @@
 #pragma once
 // The collectives tensor parallelism needs, as the one small interface the model calls. The model
 // never names MPI or NCCL: world.cpp picks the implementation (mpi_communicator.cpp when hearth is
-// built with MPI and started by mpirun). Buffers are the backend's device memory; the MPI
-// implementation serves the CPU backend, where that is host memory.
+// built with MPI and started by mpirun). Its buffers are host memory. The model's all-reduce goes
+// through the backend (Backend::all_reduce_sum): the CPU backend hands its host memory to this
+// communicator, the CUDA backend sums device memory with NCCL, set up over this communicator.
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -17,6 +20,9 @@ struct CommStats {
   double seconds = 0;
   uint64_t bytes = 0;  // payload this rank sent into collectives
   uint64_t calls = 0;
+  // Some collectives ran on a GPU's stream (NCCL), queued with the kernels: their time is the
+  // GPU's and is not in `seconds`.
+  bool device_side = false;
 };
 
 class Communicator {
@@ -41,12 +47,42 @@ class Communicator {
   virtual bool aborted() const { return false; }
   // How long the collective in progress has waited so far (0 when none is in progress); safe
   // from any thread. A rank that died leaves the others waiting for ever.
-  virtual double stalled_seconds() const { return 0; }
+  double stalled_seconds() const {
+    const int64_t since = waiting_since_ns_.load();
+    if (since == 0) return 0;
+    return static_cast<double>(Clock::now().time_since_epoch().count() - since) * 1e-9;
+  }
+
+  // Held while this rank waits on the others, by the communicator's own collectives and by a
+  // backend waiting for a device-side collective (NCCL): stalled_seconds() counts from its start.
+  class Waiting {
+   public:
+    explicit Waiting(Communicator& c) : c_(c) {
+      c_.waiting_since_ns_ = Clock::now().time_since_epoch().count();
+    }
+    ~Waiting() { c_.waiting_since_ns_ = 0; }
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+
+   private:
+    Communicator& c_;
+  };
+
+  // A collective a backend queued on its device (an NCCL all-reduce) of `bytes` payload.
+  void count_device_collective(uint64_t bytes) {
+    stats_.bytes += bytes;
+    ++stats_.calls;
+    stats_.device_side = true;
+  }
 
   const CommStats& stats() const { return stats_; }
 
  protected:
+  using Clock = std::chrono::steady_clock;
   CommStats stats_;
+
+ private:
+  std::atomic<int64_t> waiting_since_ns_{0};
 };
 
 }  // namespace hearth

@@ -13,8 +13,6 @@
 namespace hearth::parallel {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 void check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
   char msg[MPI_MAX_ERROR_STRING];
@@ -78,11 +76,6 @@ class MpiCommunicator final : public Communicator {
 
   void abort() override { aborted_ = true; }
   bool aborted() const override { return aborted_; }
-  double stalled_seconds() const override {
-    const int64_t since = waiting_since_ns_.load();
-    if (since == 0) return 0;
-    return static_cast<double>(Clock::now().time_since_epoch().count() - since) * 1e-9;
-  }
 
  private:
   // Adds the call's wall time and payload to the stats when it ends.
@@ -103,12 +96,7 @@ class MpiCommunicator final : public Communicator {
   void wait(MPI_Request& r, const char* what) {
     if (aborted_) throw Error("tensor parallel", kRankLostError);
     const auto t0 = Clock::now();
-    // stalled_seconds() reads this while the wait lasts, however it ends.
-    struct Waiting {
-      std::atomic<int64_t>& since;
-      ~Waiting() { since = 0; }
-    } waiting{waiting_since_ns_};
-    waiting_since_ns_ = t0.time_since_epoch().count();
+    const Waiting waiting(*this);  // stalled_seconds() counts while it lasts, however it ends
     int done = 0;
     bool patient = false;
     for (uint32_t polls = 1;; ++polls) {
@@ -123,7 +111,6 @@ class MpiCommunicator final : public Communicator {
 
   int rank_ = 0, size_ = 1;
   std::atomic<bool> aborted_{false};
-  std::atomic<int64_t> waiting_since_ns_{0};
 };
 
 }  // namespace

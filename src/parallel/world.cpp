@@ -46,6 +46,14 @@ int rank() {
   return r;
 }
 
+int local_rank() {
+  if (launched_size() <= 0) return -1;
+  int r = env_int("OMPI_COMM_WORLD_LOCAL_RANK", -1);
+  if (r < 0) r = env_int("MPI_LOCALRANKID", -1);  // MPICH's Hydra
+  if (r < 0) r = env_int("SLURM_LOCALID", -1);
+  return r < 0 ? 0 : r;
+}
+
 bool is_root() {
   return rank() == 0;
 }

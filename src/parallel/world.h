@@ -31,6 +31,8 @@ Communicator* world();
 // This process's rank (0 in a single process), known from the environment even before init().
 int rank();
 bool is_root();
+// This process's rank among the ranks on its own machine; -1 when not started by mpirun.
+int local_rank();
 
 // True when a collective was abandoned because a rank stopped answering (Communicator::abort):
 // the run failed, whatever the command returned.

@@ -107,6 +107,7 @@ void add_comm(Engine& e, const CommStats& before, double tokens, BenchStat& s) {
   const CommStats now = comm_stats(e);
   s.comm_s_per_token = (now.seconds - before.seconds) / tokens;
   s.comm_bytes_per_token = static_cast<double>(now.bytes - before.bytes) / tokens;
+  s.comm_time_measured = !now.device_side;
 }
 
 }  // namespace

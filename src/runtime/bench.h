@@ -18,6 +18,9 @@ struct BenchStat {
   // the bytes it sent into them, per token of the measured repetitions; 0 in a single process.
   double comm_s_per_token = 0;
   double comm_bytes_per_token = 0;
+  // False when the collectives ran on a GPU's stream (NCCL): their time is not in
+  // comm_s_per_token, which then counts only the host's own collectives.
+  bool comm_time_measured = true;
 };
 
 struct BenchOptions {

@@ -23,6 +23,9 @@
 
 #include "model/gguf_export.h"
 #include "support/run_command.h"
+#ifdef HEARTH_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace hearth {
 namespace {
@@ -334,6 +337,60 @@ TEST_F(TensorParallel, KilledRankEndsTheJobWithinSecondsAnswering503) {
   while (alive(ranks[0]) && Clock::now() - killed < std::chrono::seconds(10))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_FALSE(alive(ranks[0])) << "rank 0 outlived the job";
+}
+
+int gpus_here() {
+#ifdef HEARTH_HAVE_CUDA
+  return cuda_device_count();
+#else
+  return 0;
+#endif
+}
+
+// CUDA ranks sum over NCCL, one GPU each: on a machine with fewer than two GPUs, two ranks are
+// refused with the reason (no GPU, no CUDA backend, or one GPU for two ranks), and nothing hangs.
+TEST_F(TensorParallel, CudaRanksWithoutAGpuEachAreRefused) {
+  const int gpus = gpus_here();
+  if (gpus >= 2) GTEST_SKIP() << gpus << " GPUs: CudaRanksMatchOneCudaProcess runs instead";
+  auto r = run_command(mpirun(2, "logits " + model("f32") + " -t 1 --device cuda --tokens 1,2"));
+  EXPECT_NE(r.exit_code, 0) << r.err;
+#ifndef HEARTH_HAVE_CUDA
+  EXPECT_THAT(r.err, HasSubstr("this build of hearth has no CUDA backend"));
+#else
+  if (gpus == 0)
+    EXPECT_THAT(r.err, HasSubstr("--device cuda: no CUDA device found"));
+  else
+    EXPECT_THAT(r.err, HasSubstr("this machine has 1 GPU and runs more ranks than that"));
+#endif
+}
+
+// Two CUDA ranks (NCCL all-reduces, recorded in the decode steps' CUDA graphs) against one CUDA
+// process: the same logits up to the summation order and the same greedy tokens; bench counts
+// the bytes summed and reports their time as unmeasured (it is the GPUs').
+TEST_F(TensorParallel, CudaRanksMatchOneCudaProcess) {
+  const int gpus = gpus_here();
+  if (gpus < 2) GTEST_SKIP() << "needs 2 GPUs on this machine (found " << gpus << ")";
+  for (const char* type : {"f32", "q8_0", "q4_k_m"}) {
+    const std::string lg = "logits " + model(type) + " --device cuda --all --tokens " + kPrompt;
+    const std::string run =
+        "run " + model(type) + " --device cuda --temp 0 -n 16 --json --tokens " + kPrompt;
+    auto one = logits(hearth_cmd(lg)), two = logits(mpirun(2, lg));
+    ASSERT_FALSE(one.is_null());
+    ASSERT_FALSE(two.is_null());
+    EXPECT_LT(max_diff(one, two), std::string(type) == "f32" ? 1e-4 : 2e-3) << type;
+    auto g1 = greedy(hearth_cmd(run)), g2 = greedy(mpirun(2, run));
+    EXPECT_EQ(g1.size(), 16u);
+    EXPECT_EQ(g1, g2) << type;
+  }
+  auto b =
+      run_command(mpirun(2, "bench " + model("f32") + " --device cuda -p 16 -n 8 -r 1 --json -q"));
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const auto j = nlohmann::json::parse(b.out);
+  EXPECT_EQ(j["ranks"], 2);
+  for (const auto& r : j["results"]) {
+    EXPECT_GT(r["comm_bytes_per_token"].get<double>(), 0.0) << r;
+    EXPECT_TRUE(r["comm_ms_per_token"].is_null()) << r;
+  }
 }
 
 #else  // hearth built without MPI

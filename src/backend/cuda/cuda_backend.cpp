@@ -14,6 +14,11 @@
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/op_timer.h"
 #include "backend/cuda/step_graph.h"
+#include "parallel/communicator.h"
+#include "parallel/world.h"
+#ifdef HEARTH_HAVE_NCCL
+#include "backend/cuda/nccl_ranks.h"
+#endif
 
 namespace hearth {
 
@@ -34,7 +39,8 @@ enum Op : uint64_t {
   kAddRmsNorm,
   kRopeKvStore,
   kGemm,
-  kGemmQuant
+  kGemmQuant,
+  kAllReduce
 };
 
 // Steps of at most this many tokens (decoding, alone or batched) may run as graphs; longer ones
@@ -138,9 +144,16 @@ CudaBackend::~CudaBackend() {
 
 void CudaBackend::release() noexcept {
   // Also runs from the destructor: errors here can only be ignored.
-  graphs_.reset();  // ends a capture in progress
+  graphs_.reset();  // ends a capture in progress; before NCCL, which waits for its graphs to go
   timer_.reset();   // prints the profile, if one was asked for
+#ifdef HEARTH_HAVE_NCCL
+  // After an abort the stream may hold an all-reduce that never ends: no waiting on it.
+  const bool stuck = nccl_ && nccl_->aborted();
+  nccl_.reset();
+  if (stream_ && !stuck) cudaStreamSynchronize(stream_);
+#else
   if (stream_) cudaStreamSynchronize(stream_);
+#endif
   for (void* p : weights_) cudaFree(p);
   weights_.clear();
   for (void* p : {static_cast<void*>(inv_freq_), batch_dev_, staging_, w_scratch_, x_scratch_,
@@ -287,8 +300,45 @@ void CudaBackend::free(void* p) {
 void CudaBackend::to_host(void* dst, const void* src, size_t bytes) {
   graphs_->finish();
   HEARTH_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
-  HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  synchronize();
   if (timer_->on()) timer_->collect();
+}
+
+void CudaBackend::synchronize() {
+#ifdef HEARTH_HAVE_NCCL
+  if (nccl_) return nccl_->wait(stream_);
+#endif
+  HEARTH_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::join_ranks(Communicator& comm) {
+#ifdef HEARTH_HAVE_NCCL
+  HEARTH_CUDA_CHECK(cudaSetDevice(device_));
+  nccl_ = std::make_shared<cuda::NcclRanks>(comm);
+#else
+  (void)comm;
+  throw parallel::CollectiveError(
+      "--device cuda",
+      "this hearth was built without NCCL, which tensor parallelism between GPUs needs (CMake "
+      "looks for nccl.h and libnccl beside the CUDA toolkit): rebuild with NCCL, or run with "
+      "--device cpu");
+#endif
+}
+
+void CudaBackend::all_reduce_sum(Communicator& comm, float* x, size_t count) {
+#ifdef HEARTH_HAVE_NCCL
+  if (!nccl_) throw Error("all_reduce_sum", "internal: join_ranks was not called");
+  comm.count_device_collective(count * sizeof(float));
+  cuda::NcclRanks* nccl = nccl_.get();
+  dispatch(
+      *graphs_, *timer_, [] { return std::string("all_reduce"); },
+      [=, this] { nccl->all_reduce_sum(x, count, stream_); }, kAllReduce, x, count);
+#else
+  (void)comm;
+  (void)x;
+  (void)count;
+  throw Error("all_reduce_sum", "internal: this hearth was built without NCCL");
+#endif
 }
 
 void CudaBackend::from_host(void* dst, const void* src, size_t bytes) {

@@ -3,8 +3,9 @@
 // device once at upload, in the layouts of blocks.cuh (GGUF blocks, with Q4_0/Q8_0/Q6_K rows
 // repacked for aligned loads); activations are float32 device memory, the KV cache float32, f16 or
 // bf16. Everything runs in order on one stream; to_host synchronizes. Decode steps run as CUDA
-// graphs (HEARTH_CUDA_GRAPHS=0 turns that off). This header names no CUDA type, so host-only code
-// (make_backend, tests) can include it.
+// graphs (HEARTH_CUDA_GRAPHS=0 turns that off). Under mpirun each rank drives its own GPU and
+// the model's partial sums meet through NCCL (nccl_ranks.h), queued on the same stream. This header
+// names no CUDA type, so host-only code (make_backend, tests) can include it.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -18,6 +19,7 @@ namespace hearth {
 namespace cuda {
 class StepGraphs;
 class OpTimer;
+class NcclRanks;
 }  // namespace cuda
 
 // Devices the CUDA runtime sees; 0 when there is no driver or no GPU (never throws).
@@ -57,6 +59,9 @@ class CudaBackend : public Backend {
   void rope_kv_store(float* q, float* k, const float* v, const KvLayer& kv, int n, int n_heads,
                      int n_kv_heads, int head_dim) override;
   void gather_rows(const float* x, int dim, float* out) override;
+  // Tensor parallelism over NCCL (where hearth was built with it): one GPU per rank.
+  void join_ranks(Communicator& comm) override;
+  void all_reduce_sum(Communicator& comm, float* x, size_t count) override;
 
   std::optional<double> device_bandwidth_gbs() override;
   std::optional<double> device_bf16_tflops() override;
@@ -74,6 +79,8 @@ class CudaBackend : public Backend {
   void gemm_shared_input(const std::vector<MatmulOut>& outs, const float* x, int n);
   void gemv_launch(const std::vector<MatmulOut>& outs, const float* x, int n);
   void gemm_quant_launch(const MatmulOut& o, const float* x, int n);
+  // Waits for the stream; under tensor parallelism, by polling, so a lost rank ends the wait.
+  void synchronize();
 
   int device_ = 0;
   int sm_count_ = 132;
@@ -119,6 +126,9 @@ class CudaBackend : public Backend {
   // Decode steps captured as CUDA graphs; every op goes through it.
   std::unique_ptr<cuda::StepGraphs> graphs_;
   std::unique_ptr<cuda::OpTimer> timer_;  // HEARTH_CUDA_PROFILE=1
+  // Set by join_ranks. A shared_ptr binds its deleter where it is made, so a build without NCCL
+  // never needs the type.
+  std::shared_ptr<cuda::NcclRanks> nccl_;
 };
 
 }  // namespace hearth
