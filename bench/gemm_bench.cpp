@@ -6,6 +6,13 @@
 //
 //   build-gemm/bench/hearth_bench_micro --benchmark_filter='gemm|vecdot_loop'
 //       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//
+// Decode-shaped: one token through an 8B FFN matrix (14336 x 4096, far larger than the caches),
+// the weights as uploaded (prepacked where the type has the layout) against the file's rows on
+// the vec_dot loop, reported as the weight bytes streamed per second. Interleave them, as these
+// machines' bandwidth drifts:
+//   .../hearth_bench_micro --benchmark_filter=decode --benchmark_repetitions=9
+//       --benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -13,6 +20,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/cpu_backend.h"
@@ -101,6 +109,42 @@ void BM_vecdot_loop(benchmark::State& state) {
   set_flops(state, p);
   state.SetLabel(dtype_name(p.type));
 }
+
+// args: type, threads, prepacked (0: the file's rows, vec_dot loop)
+void BM_decode(benchmark::State& state) {
+  const auto t = static_cast<DType>(state.range(0));
+  const bool prepacked = state.range(2) != 0;
+  Problem p = make_problem(t, 14336, 4096, 1);
+  CpuBackend be(static_cast<int>(state.range(1)), /*mmap_weights=*/!prepacked);
+  TensorView tv;
+  tv.name = "blk.0.ffn_gate.weight";
+  tv.dtype = t;
+  tv.shape = {p.rows, p.k};
+  tv.data = p.w.get();
+  tv.nbytes = dtype_row_bytes(t, p.k) * static_cast<size_t>(p.rows);
+  tv.file = "gemm_bench";
+  const Weight w = be.upload(tv);
+  if (prepacked && w.layout == 0) {
+    state.SkipWithError("no prepacked layout for this type here");
+    return;
+  }
+  for (auto _ : state) {
+    be.matmul(w, p.x.data(), 1, p.y.data());
+    benchmark::DoNotOptimize(p.y.data());
+  }
+  state.counters["GB/s"] = benchmark::Counter(
+      static_cast<double>(tv.nbytes) * static_cast<double>(state.iterations()) / 1e9,
+      benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(dtype_name(t)) + (prepacked ? " prepacked" : " file rows"));
+}
+
+BENCHMARK(BM_decode)
+    ->ArgsProduct({{static_cast<int64_t>(DType::Q4_0), static_cast<int64_t>(DType::Q8_0),
+                    static_cast<int64_t>(DType::Q4_K), static_cast<int64_t>(DType::Q6_K)},
+                   {1, 2},
+                   {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 constexpr int64_t kQ4_0 = static_cast<int64_t>(DType::Q4_0);
 

@@ -282,22 +282,35 @@ std::vector<float> run_prepacked_kernel(const GemmKernel& g, const uint8_t* w, i
 // ones (16 rows, one token's k unsplit) are different code.
 TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
   int kernels = 0;
-  for (DType t : {DType::Q4_0, DType::Q8_0}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
+    const bool k_quant = t == DType::Q4_K;
     for (SimdLevel l : gemm_levels(t)) {
       const GemmKernel& g = *gemm_kernel(t, l);
-      // Q4_0 and Q8_0 have a prepacked layout at every level with a GEMM kernel.
-      EXPECT_NE(g.prepack, nullptr) << g.name;
+      // Q4_0 and Q8_0 have a prepacked layout at every level with a GEMM kernel, Q4_K at the
+      // AVX-512 levels.
+      if (!k_quant || l >= SimdLevel::kAvx512) {
+        EXPECT_NE(g.prepack, nullptr) << g.name;
+      }
       if (g.prepack == nullptr) continue;
       ++kernels;
       LevelGuard guard(l);
       // 14336: an 8B FFN's k, several of run()'s k chunks at every level.
-      for (auto [rows, k] :
-           {std::pair<int64_t, int64_t>{53, 320}, {16, 1088}, {7, 64}, {40, 4160}, {19, 14336}}) {
+      const std::vector<std::pair<int64_t, int64_t>> shapes =
+          k_quant ? std::vector<std::pair<int64_t, int64_t>>{{53, 512},
+                                                             {16, 1280},
+                                                             {7, 256},
+                                                             {40, 4096},
+                                                             {19, 14336}}
+                  : std::vector<std::pair<int64_t, int64_t>>{
+                        {53, 320}, {16, 1088}, {7, 64}, {40, 4160}, {19, 14336}};
+      for (auto [rows, k] : shapes) {
         ASSERT_TRUE(g.prepack_fits(rows, k));
-        // As many bytes as the file's rows (whole panels).
-        EXPECT_EQ(g.prepacked_bytes(rows, k),
-                  static_cast<size_t>((rows + g.panel_rows - 1) / g.panel_rows * g.panel_rows) *
-                      dtype_row_bytes(t, k));
+        // As many bytes as the file's rows (whole panels); Q6_K's units take one cache line
+        // more (3392 bytes for 16 rows' 3360).
+        const size_t panels = static_cast<size_t>((rows + g.panel_rows - 1) / g.panel_rows);
+        EXPECT_EQ(g.prepacked_bytes(rows, k), t == DType::Q6_K
+                                                  ? panels * static_cast<size_t>(k / 256) * 3392
+                                                  : panels * g.panel_rows * dtype_row_bytes(t, k));
         std::mt19937 rng(static_cast<unsigned>(rows * 7 + k));
         for (bool raw : {false, true}) {
           const Buffer w = make_weights(t, rows, k, rng, raw);
@@ -316,12 +329,12 @@ TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
   if (kernels == 0) GTEST_SKIP() << "no prepacked kernel at this CPU's SIMD levels (needs AVX2)";
 }
 
-// Through the backend, at every SIMD level with a prepacked kernel: a Q4_0 or Q8_0 matrix uploaded
-// (prepacked) gives each token the same bits alone as inside a batch, and stays within the
-// reference bound; the token table keeps the file's rows.
+// Through the backend, at every SIMD level with a prepacked kernel: a Q4_0, Q8_0, Q4_K or Q6_K
+// matrix uploaded (prepacked) gives each token the same bits alone as inside a batch, and stays
+// within the reference bound; the token table keeps the file's rows.
 TEST(GemmPrepacked, BackendDecodesATokenAloneAsInABatch) {
   int kernels = 0;
-  for (DType t : {DType::Q4_0, DType::Q8_0}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
     for (SimdLevel l : gemm_levels(t)) {
       if (gemm_kernel(t, l)->prepack == nullptr) continue;
       ++kernels;

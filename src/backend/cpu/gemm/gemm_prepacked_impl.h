@@ -1,8 +1,9 @@
-// Whole-matrix layouts built at load (see make_kernel_prepacked in gemm_driver_impl.h) for the
-// types whose panel fits in the file's bytes: Q4_0 and Q8_0, with the scales kept as f16. Included
-// (deliberately without #pragma once) after gemm_quant_impl.h, whose Q4_0Tr / Q8_0Tr give the
-// activation layout. Each tile computes exactly what the run-time panel's tile computes: the same
-// integer block sums (exact, in whatever order) and the same float operations in the same order.
+// Whole-matrix layouts built at load (see make_kernel_prepacked in gemm_driver_impl.h), in the
+// file's bytes: Q4_0 and Q8_0 with the scales kept as f16, Q4_K with its headers as stored.
+// Included (deliberately without #pragma once) after gemm_quant_impl.h, whose Q4_0Tr / Q8_0Tr give
+// the activation layout. Each tile computes exactly what the run-time panel's tile computes: the
+// same integer block sums (exact, in whatever order) and the same float operations in the same
+// order.
 //
 // A unit is two blocks, so units stay whole cache lines: the weight dwords of block 0, of block 1,
 // then 16 f16 scales of block 0 and 16 of block 1.
@@ -93,6 +94,54 @@ struct Q4_0Pk {
           acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]),
                                    _mm512_mul_ps(dw, bcast_f32(meta + 8 * c)), acc[c]);
       }
+    }
+    acc_store<C>(acc, y, ldy, m);
+  }
+};
+
+// ---- Q4_K ---------------------------------------------------------------------------------------
+// A unit is one super-block of 16 rows: the 32 nibble zmm of Q4_KTr's panel, then the rows'
+// 16-byte headers transposed to 4 zmm (lane = row), which the tile decodes into the scales that
+// Q4_KTr::pack would have stored (Q4KHeaders): 2304 bytes, as in the file.
+struct Q4_KPk {
+  using Act = Q4_KTr;
+  static constexpr int kRows = 16;
+  static constexpr int64_t kUnit = 256;
+  static constexpr size_t kQsBytes = 32 * 64;
+  static constexpr size_t kUnitBytes = kQsBytes + 4 * 64;
+  static constexpr int64_t kChunkUnits = 2;    // as Q4_KTr's panel
+  static constexpr bool kChunkedSums = false;  // acc_init carries y on
+  static bool fits(int64_t, int64_t) { return true; }
+
+  HEARTH_GEMM_TARGET static void pack_panel(const uint8_t* w, size_t row_bytes, int nrows,
+                                            int64_t units, uint8_t* dst) {
+    for (int64_t u = 0; u < units; ++u) {
+      const uint8_t* blk = w + static_cast<size_t>(u) * 144;
+      uint8_t* du = dst + static_cast<size_t>(u) * kUnitBytes;
+      for (int h = 0; h < 2; ++h) {
+        __m512i r[16];
+        load_rows_masked(blk + 16 + 64 * h, row_bytes, nrows, 64, r);
+        transpose16x16(r);
+        for (int j = 0; j < 16; ++j) _mm512_storeu_si512(du + 64 * (16 * h + j), r[j]);
+      }
+      __m512i hd[16];
+      load_rows_masked(blk, row_bytes, nrows, 16, hd);
+      transpose16x16(hd);
+      for (int j = 0; j < 4; ++j) _mm512_storeu_si512(du + kQsBytes + 64 * j, hd[j]);
+    }
+  }
+
+  template <int C>
+  HEARTH_GEMM_TARGET static void tile(const uint8_t* panel, const uint8_t* act, int64_t nu,
+                                      float* y, int64_t ldy, int nrows, bool accumulate) {
+    const __mmask16 m = row_mask(nrows, 0);
+    __m512 acc[C];
+    acc_init<C>(acc, y, ldy, m, accumulate);
+    for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes, act += Act::kActUnitBytes) {
+      const uint8_t* hp = panel + kQsBytes;
+      const Q4KHeaders h(_mm512_loadu_si512(hp), _mm512_loadu_si512(hp + 64),
+                         _mm512_loadu_si512(hp + 128), _mm512_loadu_si512(hp + 192));
+      Act::template unit<C>(panel, act, h, acc);
     }
     acc_store<C>(acc, y, ldy, m);
   }

@@ -261,6 +261,45 @@ struct Q8_0Tr {
 };
 #endif
 
+// The super-block headers of 16 Q4_K rows, lane = row, from their four transposed dwords (d |
+// dmin << 16, then the three packed scale words): the word-parallel unpacking of
+// quant::q4k_unpack_scales. The run-time packer stores what it gives; the prepacked tile computes
+// it from the headers as they were stored, with the same operations, so both see the same floats.
+struct Q4KHeaders {
+  __m512 d, dmin;
+  __m512i sc[2], mn[2];  // byte j % 4 of sc[j / 4]: sub-block j's 6-bit scale; mn: its min
+
+  HEARTH_GEMM_TARGET Q4KHeaders(__m512i h0, __m512i w0, __m512i w1, __m512i w2) {
+    d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(h0));
+    dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(h0, 16)));
+    const __m512i m3f = _mm512_set1_epi32(0x3f3f3f3f), m0f = _mm512_set1_epi32(0x0f0f0f0f),
+                  m03 = _mm512_set1_epi32(0x03030303);
+    sc[0] = _mm512_and_si512(w0, m3f);
+    sc[1] = _mm512_or_si512(_mm512_and_si512(w2, m0f),
+                            _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w0, 6), m03), 4));
+    mn[0] = _mm512_and_si512(w1, m3f);
+    mn[1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m0f),
+                            _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m03), 4));
+  }
+  HEARTH_GEMM_TARGET __m512 dmins() const { return dmin; }
+  // d * scale of sub-block j, as floats.
+  HEARTH_GEMM_TARGET __m512 dsc(int j) const {
+    const __m512i v =
+        _mm512_and_si512(_mm512_srli_epi32(sc[j / 4], 8 * (j % 4)), _mm512_set1_epi32(0xFF));
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(v));
+  }
+  // The mins of sub-blocks 2p and 2p + 1 as an int16 pair per lane (for vpdpwssd with the
+  // activation's block sums).
+  HEARTH_GEMM_TARGET __m512i min_pair(int p) const {
+    const __m512i v = mn[p / 2];
+    const __m512i ff = _mm512_set1_epi32(0xFF), ff16 = _mm512_set1_epi32(0xFF0000);
+    return p % 2 == 0 ? _mm512_or_si512(_mm512_and_si512(v, ff),
+                                        _mm512_and_si512(_mm512_slli_epi32(v, 8), ff16))
+                      : _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v, 16), ff),
+                                        _mm512_and_si512(_mm512_srli_epi32(v, 8), ff16));
+  }
+};
+
 // ---- Q4_K x Q8_K -------------------------------------------------------------------------------
 // Panel unit (one 256-element super-block): 32 zmm of nibble dwords (zmm 8c + g lane i = row i's
 // qs[32c + 4g ..]: low nibbles are sub-block 2c, high nibbles sub-block 2c + 1), then per
@@ -301,35 +340,65 @@ struct Q4_KTr {
       __m512i hd[16];
       load_rows_masked(blk, row_bytes, nrows, 16, hd);
       transpose16x16(hd);
-      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(hd[0]));
-      const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(hd[0], 16)));
-      const __m512i w0 = hd[1], w1 = hd[2], w2 = hd[3];
-      const __m512i m3f = _mm512_set1_epi32(0x3f3f3f3f), m0f = _mm512_set1_epi32(0x0f0f0f0f),
-                    m03 = _mm512_set1_epi32(0x03030303);
-      // The word-parallel unpacking of quant::q4k_unpack_scales, for 16 rows at once.
-      const __m512i sc[2] = {
-          _mm512_and_si512(w0, m3f),
-          _mm512_or_si512(_mm512_and_si512(w2, m0f),
-                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w0, 6), m03), 4))};
-      const __m512i mn[2] = {
-          _mm512_and_si512(w1, m3f),
-          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(w2, 4), m0f),
-                          _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(w1, 6), m03), 4))};
-      const __m512i ff = _mm512_set1_epi32(0xFF), ff16 = _mm512_set1_epi32(0xFF0000);
-      for (int j = 0; j < 8; ++j) {
-        const __m512i v = _mm512_and_si512(_mm512_srli_epi32(sc[j / 4], 8 * (j % 4)), ff);
-        _mm512_store_ps(dst + kScOff + 64 * j, _mm512_mul_ps(d, _mm512_cvtepi32_ps(v)));
+      const Q4KHeaders h(hd[0], hd[1], hd[2], hd[3]);
+      for (int j = 0; j < 8; ++j) _mm512_store_ps(dst + kScOff + 64 * j, h.dsc(j));
+      for (int p = 0; p < 4; ++p) _mm512_store_si512(dst + kMinOff + 64 * p, h.min_pair(p));
+      _mm512_store_ps(dst + kDminOff, h.dmin);
+    }
+  }
+
+  // The scales of a run-time panel's unit, as pack() stored them.
+  struct PanelScales {
+    const uint8_t* unit;
+    HEARTH_GEMM_TARGET __m512 dsc(int j) const { return _mm512_load_ps(unit + kScOff + 64 * j); }
+    HEARTH_GEMM_TARGET __m512i min_pair(int p) const {
+      return _mm512_load_si512(unit + kMinOff + 64 * p);
+    }
+    HEARTH_GEMM_TARGET __m512 dmins() const { return _mm512_load_ps(unit + kDminOff); }
+  };
+
+  // One super-block for C tokens: qs holds its 32 nibble zmm, `sc` its scales (PanelScales, or
+  // Q4KHeaders computed from a prepacked unit's headers: the same floats either way).
+  template <int C, class Scales>
+  HEARTH_GEMM_TARGET static void unit(const uint8_t* qs, const uint8_t* act, const Scales& sc,
+                                      __m512 acc[C]) {
+    const __m512i nib = _mm512_set1_epi8(0x0F);
+    __m512 part[C];
+    for (int c = 0; c < C; ++c) part[c] = _mm512_setzero_ps();
+    for (int j = 0; j < 8; ++j) {
+      __m512i wq[8];
+      for (int g = 0; g < 8; ++g) {
+        const __m512i p = _mm512_load_si512(qs + 64 * (8 * (j / 2) + g));
+        wq[g] = _mm512_and_si512(j % 2 == 0 ? p : _mm512_srli_epi16(p, 4), nib);
       }
-      for (int p = 0; p < 4; ++p) {
-        const __m512i v = mn[p / 2];
-        const __m512i pair = p % 2 == 0
-                                 ? _mm512_or_si512(_mm512_and_si512(v, ff),
-                                                   _mm512_and_si512(_mm512_slli_epi32(v, 8), ff16))
-                                 : _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(v, 16), ff),
-                                                   _mm512_and_si512(_mm512_srli_epi32(v, 8), ff16));
-        _mm512_store_si512(dst + kMinOff + 64 * p, pair);
+      const __m512 dsc = sc.dsc(j);
+      for (int c = 0; c < C; ++c) {
+        __m512i s;
+        if constexpr (C == 1) {
+          // Two chains: one token's sums are bound by vpdpbusd's latency. Integer sums are
+          // exact, so this is the same sum.
+          __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+          for (int g = 0; g < 4; ++g) {
+            s0 = dpbusd(s0, wq[g], bcast_i32(act + 32 * j + 4 * g));
+            s1 = dpbusd(s1, wq[g + 4], bcast_i32(act + 32 * j + 4 * (g + 4)));
+          }
+          s = _mm512_add_epi32(s0, s1);
+        } else {
+          s = _mm512_setzero_si512();
+          for (int g = 0; g < 8; ++g)
+            s = dpbusd(s, wq[g], bcast_i32(act + 256 * c + 32 * j + 4 * g));
+        }
+        part[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dsc, part[c]);
       }
-      _mm512_store_ps(dst + kDminOff, dmin);
+    }
+    const __m512 dmin = sc.dmins();
+    const uint8_t* meta = act + 256 * kTile;
+    for (int c = 0; c < C; ++c) {
+      const uint8_t* mc = meta + sizeof(detail::ActMetaQ8_K) * c;
+      __m512i s = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) s = dpwssd(s, sc.min_pair(p), bcast_i32(mc + 4 + 4 * p));
+      part[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(s), dmin, part[c]);
+      acc[c] = _mm512_fmadd_ps(part[c], bcast_f32(mc), acc[c]);
     }
   }
 
@@ -339,35 +408,8 @@ struct Q4_KTr {
     const __mmask16 m = row_mask(nrows, 0);
     __m512 acc[C];
     acc_init<C>(acc, y, ldy, m, accumulate);
-    const __m512i nib = _mm512_set1_epi8(0x0F);
-    for (int64_t u = 0; u < nu; ++u, panel += kPanelUnitBytes, act += kActUnitBytes) {
-      __m512 part[C];
-      for (int c = 0; c < C; ++c) part[c] = _mm512_setzero_ps();
-      for (int j = 0; j < 8; ++j) {
-        __m512i wq[8];
-        for (int g = 0; g < 8; ++g) {
-          const __m512i p = _mm512_load_si512(panel + 64 * (8 * (j / 2) + g));
-          wq[g] = _mm512_and_si512(j % 2 == 0 ? p : _mm512_srli_epi16(p, 4), nib);
-        }
-        const __m512 dsc = _mm512_load_ps(panel + kScOff + 64 * j);
-        for (int c = 0; c < C; ++c) {
-          __m512i s = _mm512_setzero_si512();
-          for (int g = 0; g < 8; ++g)
-            s = dpbusd(s, wq[g], bcast_i32(act + 256 * c + 32 * j + 4 * g));
-          part[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dsc, part[c]);
-        }
-      }
-      const __m512 dmin = _mm512_load_ps(panel + kDminOff);
-      const uint8_t* meta = act + 256 * kTile;
-      for (int c = 0; c < C; ++c) {
-        const uint8_t* mc = meta + sizeof(detail::ActMetaQ8_K) * c;
-        __m512i s = _mm512_setzero_si512();
-        for (int p = 0; p < 4; ++p)
-          s = dpwssd(s, _mm512_load_si512(panel + kMinOff + 64 * p), bcast_i32(mc + 4 + 4 * p));
-        part[c] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(s), dmin, part[c]);
-        acc[c] = _mm512_fmadd_ps(part[c], bcast_f32(mc), acc[c]);
-      }
-    }
+    for (int64_t u = 0; u < nu; ++u, panel += kPanelUnitBytes, act += kActUnitBytes)
+      unit<C>(panel, act, PanelScales{panel}, acc);
     acc_store<C>(acc, y, ldy, m);
   }
 };
