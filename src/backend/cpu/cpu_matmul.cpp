@@ -1,4 +1,4 @@
-// Matrix products for every weight type. Weights prepacked at load (Q4_0, Q8_0 where the GEMM
+// Matrix products for every weight type. Weights prepacked at load (Q4_0, Q8_0, Q4_K where the GEMM
 // kernel has the layout, gemm.h: AVX2 and AVX-512) take the GEMM kernels for every
 // token count, one included: they stream in the order the kernel reads them, and a token's
 // outputs do not depend on its batch.

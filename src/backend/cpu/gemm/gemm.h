@@ -35,7 +35,8 @@ struct GemmKernel {
               int64_t r1, float* y, void* scratch);
 
   // Optional (nullptr where the type has none; Q4_0 and Q8_0 have it wherever they have a
-  // kernel: AVX2, AVX-512 VNNI, and AVX-512 for Q4_0): the whole matrix rearranged once, at load,
+  // kernel: AVX2, AVX-512 VNNI, and AVX-512 for Q4_0; Q4_K at AVX-512 and AVX-512 VNNI): the
+  // whole matrix rearranged once, at load,
   // into the panels run() would otherwise build for every product, in as many bytes as the file's
   // rows. Decoding then streams the weights in the order the kernel consumes them, and a batch of
   // any size skips the packing; run_prepacked's sums are bit-identical to run()'s for every n (one
