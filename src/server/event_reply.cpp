@@ -29,6 +29,7 @@ class EventStream : public JobSseStream {
         return false;
       }
       usage_.completion_tokens += item.update.completion_tokens;
+      usage_.cached_tokens += item.update.cached_tokens;
       out += fmt_->stream_update(item.update);
     }
     if (job_->finished()) {
@@ -56,6 +57,7 @@ class EventPending : public JobPendingReply {
  private:
   void add(const GenerationJob::Item& item) override {
     usage_.completion_tokens += item.update.completion_tokens;
+    usage_.cached_tokens += item.update.cached_tokens;
     fmt_->add(item.update);
   }
   std::string error_body(const ApiError& e) override { return to_wire(fmt_->error_body(e)); }

@@ -163,7 +163,7 @@ class ResponsesFormatter : public EventFormatter {
   ojson final_response(const Usage& u) const {
     ojson usage;
     usage["input_tokens"] = u.prompt_tokens;
-    usage["input_tokens_details"] = {{"cached_tokens", 0}};
+    usage["input_tokens_details"] = {{"cached_tokens", u.cached_tokens}};
     usage["output_tokens"] = u.completion_tokens;
     usage["output_tokens_details"] = {{"reasoning_tokens", 0}};
     usage["total_tokens"] = u.prompt_tokens + u.completion_tokens;

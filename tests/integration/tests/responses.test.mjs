@@ -161,3 +161,27 @@ test('errors: previous_response_id, bad fields, unknown model, wrong key', async
   assert.equal(raw.status, 400);
   assert.equal(raw.json.error.type, 'invalid_request_error');
 });
+
+// The prefix cache's share of the prompt, as chat completions report it (prompt_tokens_details):
+// the same long request twice reuses every full KV block but the last token's.
+test('usage.input_tokens_details.cached_tokens counts the prefix cache, created and streamed', async () => {
+  const req = {
+    model: MODEL, max_output_tokens: 2, temperature: 0,
+    instructions: 'You are the Responses cache test. ' + 'Llamas hum when they are curious. '.repeat(10),
+    input: 'Why do llamas hum?',
+  };
+  const first = await client.responses.create(req);
+  const n = first.usage.input_tokens;
+  assert.ok(n > 64, `a prompt of several blocks (${n} tokens)`);
+  const again = await client.responses.create(req);
+  assert.equal(again.usage.input_tokens, n);
+  assert.equal(again.usage.input_tokens_details.cached_tokens, Math.floor((n - 1) / 16) * 16);
+  const stream = client.responses.stream(req);
+  let done;
+  // max_output_tokens ends it: response.incomplete, else response.completed.
+  for await (const ev of stream) {
+    if (ev.type === 'response.completed' || ev.type === 'response.incomplete') done = ev.response;
+  }
+  assert.ok(done, 'the stream ended with the whole response');
+  assert.equal(done.usage.input_tokens_details.cached_tokens, Math.floor((n - 1) / 16) * 16);
+});
