@@ -147,10 +147,11 @@ void CudaBackend::release() noexcept {
   graphs_.reset();  // ends a capture in progress; before NCCL, which waits for its graphs to go
   timer_.reset();   // prints the profile, if one was asked for
 #ifdef HEARTH_HAVE_NCCL
-  // After an abort the stream may hold an all-reduce that never ends: no waiting on it.
+  // The queued all-reduces finish before the communicator is finalized; after an abort the stream
+  // may hold one that never ends: no waiting on it.
   const bool stuck = nccl_ && nccl_->aborted();
-  nccl_.reset();
   if (stream_ && !stuck) cudaStreamSynchronize(stream_);
+  nccl_.reset();
 #else
   if (stream_) cudaStreamSynchronize(stream_);
 #endif
