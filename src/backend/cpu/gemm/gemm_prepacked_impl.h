@@ -116,17 +116,9 @@ struct Q4_KPk {
   HEARTH_GEMM_TARGET static void pack_panel(const uint8_t* w, size_t row_bytes, int nrows,
                                             int64_t units, uint8_t* dst) {
     for (int64_t u = 0; u < units; ++u) {
-      const uint8_t* blk = w + static_cast<size_t>(u) * 144;
       uint8_t* du = dst + static_cast<size_t>(u) * kUnitBytes;
-      for (int h = 0; h < 2; ++h) {
-        __m512i r[16];
-        load_rows_masked(blk + 16 + 64 * h, row_bytes, nrows, 64, r);
-        transpose16x16(r);
-        for (int j = 0; j < 16; ++j) _mm512_storeu_si512(du + 64 * (16 * h + j), r[j]);
-      }
       __m512i hd[16];
-      load_rows_masked(blk, row_bytes, nrows, 16, hd);
-      transpose16x16(hd);
+      Act::transpose_block(w + static_cast<size_t>(u) * 144, row_bytes, nrows, du, hd);
       for (int j = 0; j < 4; ++j) _mm512_storeu_si512(du + kQsBytes + 64 * j, hd[j]);
     }
   }

@@ -325,21 +325,27 @@ struct Q4_KTr {
     detail::pack_act_q8_k(x, k, n, t0, t1, a, kTile, detail::Q8KMeta::kQ4K, a + groups);
   }
 
+  // One super-block of 16 rows (nrows real), transposed: its 32 nibble zmm stored at `qs` (the
+  // panel's layout above), its headers returned in hd[0..3], lane = row: d | dmin << 16, then the
+  // three scale words. Shared by this packer and the prepacked one (Q4_KPk).
+  HEARTH_GEMM_TARGET static void transpose_block(const uint8_t* blk, size_t row_bytes, int nrows,
+                                                 uint8_t* qs, __m512i hd[16]) {
+    for (int h = 0; h < 2; ++h) {
+      __m512i r[16];
+      load_rows_masked(blk + 16 + 64 * h, row_bytes, nrows, 64, r);
+      transpose16x16(r);
+      for (int j = 0; j < 16; ++j) _mm512_storeu_si512(qs + 64 * (16 * h + j), r[j]);
+    }
+    load_rows_masked(blk, row_bytes, nrows, 16, hd);
+    transpose16x16(hd);
+  }
+
   HEARTH_GEMM_TARGET static void pack(const uint8_t* w, size_t row_bytes, int nrows, int64_t u0,
                                       int64_t nu, uint8_t* panel) {
     for (int64_t b = 0; b < nu; ++b) {
-      const uint8_t* blk = w + static_cast<size_t>(u0 + b) * 144;
       uint8_t* dst = panel + static_cast<size_t>(b) * kPanelUnitBytes;
-      for (int h = 0; h < 2; ++h) {
-        __m512i r[16];
-        load_rows_masked(blk + 16 + 64 * h, row_bytes, nrows, 64, r);
-        transpose16x16(r);
-        for (int j = 0; j < 16; ++j) _mm512_store_si512(dst + 64 * (16 * h + j), r[j]);
-      }
-      // Headers of the 16 rows, lane = row: d | dmin << 16, then the three scale words.
       __m512i hd[16];
-      load_rows_masked(blk, row_bytes, nrows, 16, hd);
-      transpose16x16(hd);
+      transpose_block(w + static_cast<size_t>(u0 + b) * 144, row_bytes, nrows, dst, hd);
       const Q4KHeaders h(hd[0], hd[1], hd[2], hd[3]);
       for (int j = 0; j < 8; ++j) _mm512_store_ps(dst + kScOff + 64 * j, h.dsc(j));
       for (int p = 0; p < 4; ++p) _mm512_store_si512(dst + kMinOff + 64 * p, h.min_pair(p));
