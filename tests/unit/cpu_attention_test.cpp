@@ -157,9 +157,11 @@ class CpuAttention : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CpuAttention, MatchesDirectSoftmaxAtEverySimdLevel) {
   // A prompt continuing a cached prefix, a lone decode token deep in its context, a fresh
-  // 3-token sequence, and a prompt long enough for several chunks per KV head.
+  // 3-token sequence, a prompt long enough for several chunks per KV head, and decode tokens
+  // (one, then two of one sequence) deep enough for their context to be split into key ranges
+  // whose partial softmax states are merged.
   for (bool f16 : {false, true}) {
-    AttentionFixture f(GetParam(), {{5, 37}, {70, 1}, {0, 3}, {0, 50}}, f16);
+    AttentionFixture f(GetParam(), {{5, 37}, {70, 1}, {0, 3}, {0, 50}, {600, 1}, {1000, 2}}, f16);
     const std::vector<float> want = f.reference();
     const cpu::SimdLevel saved = cpu::simd_level();
     for (cpu::SimdLevel level : levels_to_test()) {

@@ -1,6 +1,7 @@
-// Attention for one chunk with AVX2 + FMA + F16C, 8 keys at a time: the AVX-512 kernel's scheme
-// (keys transposed once per step and shared by every query row, online softmax) at half the
-// width, with 16 output floats per row and pass so the accumulators fit AVX2's 16 registers.
+// Attention over a range of one chunk's keys with AVX2 + FMA + F16C, 8 at a time: the AVX-512
+// kernel's scheme (keys transposed once per step and shared by every query row, online softmax)
+// at half the width, with 16 output floats per row and pass so the accumulators fit AVX2's 16
+// registers.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
@@ -67,38 +68,33 @@ HEARTH_ATTN_TARGET inline __m256 lanes_below(int valid) {
       _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
+static_assert(kRows == kAttnRowPad, "the state pads rows for this kernel's row groups");
+
 }  // namespace
 
-HEARTH_ATTN_TARGET void attend_chunk_avx2(const AttnChunk& c, std::vector<float>& scratch) {
+HEARTH_ATTN_TARGET void attend_keys_avx2(const AttnChunk& c, int j_lo, int j_hi,
+                                         const AttnState& st, float* work) {
   const int hd = c.head_dim;
   const int rows = c.n_tok * c.group;
-  const int rows_pad = (rows + kRows - 1) / kRows * kRows;
-  // Scratch: o[rows_pad][hd], m[rows_pad], l[rows_pad], kt[hd][8], p[kRows][8], zero row.
-  const size_t need = static_cast<size_t>(rows_pad) * (hd + 2) + static_cast<size_t>(hd) * kKeys +
-                      kRows * kKeys + hd;
-  if (scratch.size() < need) scratch.resize(need);
-  float* o = scratch.data();
-  float* m = o + static_cast<size_t>(rows_pad) * hd;
-  float* l = m + rows_pad;
-  float* kt = l + rows_pad;
+  const int rows_pad = attn_rows_pad(c);
+  float* o = st.o;
+  float* m = st.m;
+  float* l = st.l;
+  float* kt = work;  // [hd][8]
   float* p = kt + static_cast<size_t>(hd) * kKeys;
   float* zero = p + kRows * kKeys;
-  std::fill(o, o + static_cast<size_t>(rows_pad) * hd, 0.0f);
-  std::fill(m, m + rows_pad, -INFINITY);
-  std::fill(l, l + rows_pad, 0.0f);
   std::fill(zero, zero + hd, 0.0f);
 
-  auto row_len = [&](int r) { return r < rows ? c.pos[r / c.group] + 1 : 0; };
+  auto row_len = [&](int r) { return r < rows ? std::min(c.pos[r / c.group] + 1, j_hi) : 0; };
   auto q_row = [&](int r) {
     return r < rows ? c.q + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * hd
                     : zero;
   };
-  int max_len = 0;
-  for (int i = 0; i < c.n_tok; ++i) max_len = std::max(max_len, c.pos[i] + 1);
+  const int end = std::min(attn_chunk_len(c), j_hi);
   const __m256 scale = _mm256_set1_ps(c.scale);
 
-  for (int j0 = 0; j0 < max_len; j0 += kKeys) {
-    const int nk = std::min(kKeys, max_len - j0);
+  for (int j0 = j_lo; j0 < end; j0 += kKeys) {
+    const int nk = std::min(kKeys, end - j0);
     const void* vrow[kKeys];
     const void* krow[kKeys];
     for (int i = 0; i < kKeys; ++i) {
@@ -109,7 +105,7 @@ HEARTH_ATTN_TARGET void attend_chunk_avx2(const AttnChunk& c, std::vector<float>
     // The cache rows two steps ahead (short runs at the slot's stride, which the hardware
     // prefetchers do not follow well), into L2 as in the AVX-512 kernel.
     const int row_bytes = hd * static_cast<int>(c.elem_bytes());
-    for (int j = j0 + 2 * kKeys; j < std::min(j0 + 3 * kKeys, max_len); ++j) {
+    for (int j = j0 + 2 * kKeys; j < std::min(j0 + 3 * kKeys, end); ++j) {
       const char* kp = static_cast<const char*>(c.key(j));
       const char* vp = static_cast<const char*>(c.value(j));
       for (int b = 0; b < row_bytes; b += 64) {
@@ -182,14 +178,6 @@ HEARTH_ATTN_TARGET void attend_chunk_avx2(const AttnChunk& c, std::vector<float>
         }
       }
     }
-  }
-
-  for (int r = 0; r < rows; ++r) {
-    const __m256 inv = _mm256_set1_ps(1.0f / l[r]);
-    float* dst = c.out + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * hd;
-    const float* src = o + static_cast<size_t>(r) * hd;
-    for (int d = 0; d < hd; d += 8)
-      _mm256_storeu_ps(dst + d, _mm256_mul_ps(_mm256_loadu_ps(src + d), inv));
   }
 }
 

@@ -33,11 +33,49 @@ struct AttnChunk {
   }
 };
 
-// The plain two-pass softmax, for any head_dim: the reference the vector kernel is tested against.
+// The online-softmax state of a chunk's rows (tokens x group, padded to kAttnRowPad): unnormalised
+// output sums, the running maximum and the running sum of exponentials. A chunk's keys can be
+// added in several ranges, into one state or into separate states merged at the end.
+constexpr int kAttnRowPad = 4;
+struct AttnState {
+  float* o = nullptr;  // [rows_pad][head_dim]
+  float* m = nullptr;  // [rows_pad]
+  float* l = nullptr;  // [rows_pad]
+};
+inline int attn_rows_pad(const AttnChunk& c) {
+  return (c.n_tok * c.group + kAttnRowPad - 1) / kAttnRowPad * kAttnRowPad;
+}
+inline size_t attn_state_floats(const AttnChunk& c) {
+  return static_cast<size_t>(attn_rows_pad(c)) * (c.head_dim + 2);
+}
+// The state laid out in `mem` (attn_state_floats of it), as it is.
+AttnState attn_state_at(const AttnChunk& c, float* mem);
+// The same, emptied.
+AttnState attn_state_begin(const AttnChunk& c, float* mem);
+// c.out = o / l for every row.
+void attn_state_finish(const AttnChunk& c, const AttnState& s);
+// c.out from n states of the same chunk over disjoint key ranges (rescaled to a common maximum).
+void attn_state_merge(const AttnChunk& c, const AttnState* parts, int n);
+// The last key position (exclusive) any row of the chunk attends to.
+int attn_chunk_len(const AttnChunk& c);
+
+// Scratch the vector kernels need beside the state: transposed keys, probabilities, a zero row.
+inline size_t attend_work_floats(const AttnChunk& c) {
+  return static_cast<size_t>(c.head_dim) * 16 + kAttnRowPad * 16 + c.head_dim;
+}
+// Adds keys [j_lo, j_hi) to the state, each row masked to its causal length. j_lo is a multiple of
+// 16. AVX-512 F: 16 keys at a time; needs head_dim % 16 == 0.
+void attend_keys_avx512(const AttnChunk& c, int j_lo, int j_hi, const AttnState& s, float* work);
+// AVX2 + FMA + F16C: 8 keys at a time, the same scheme; needs head_dim % 8 == 0.
+void attend_keys_avx2(const AttnChunk& c, int j_lo, int j_hi, const AttnState& s, float* work);
+
+// The same for chunks of few rows (decode), scores as dot products; for head_dim 64 and 128 only.
+bool attend_keys_dot_avx512_supports(int head_dim);
+void attend_keys_dot_avx512(const AttnChunk& c, int j_lo, int j_hi, const AttnState& s,
+                            float* work);
+
+// The plain two-pass softmax, for any head_dim: the reference the vector kernels are tested
+// against.
 void attend_chunk_scalar(const AttnChunk& c, std::vector<float>& scratch);
-// AVX-512 F: 16 keys at a time with online softmax. Needs head_dim % 16 == 0.
-void attend_chunk_avx512(const AttnChunk& c, std::vector<float>& scratch);
-// AVX2 + FMA + F16C: 8 keys at a time, the same scheme. Needs head_dim % 8 == 0.
-void attend_chunk_avx2(const AttnChunk& c, std::vector<float>& scratch);
 
 }  // namespace hearth::cpu
