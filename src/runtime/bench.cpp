@@ -14,6 +14,14 @@
 
 namespace hearth {
 
+double BenchStat::depth_ratio_median() const {
+  if (depth_ratios.empty()) return 0;
+  std::vector<double> v = depth_ratios;
+  std::sort(v.begin(), v.end());
+  const size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -52,14 +60,39 @@ double time_pp(Engine& e, const std::vector<int32_t>& prompt, int depth) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-double time_tg(Engine& e, int n, int64_t vocab, int depth) {
-  Session s(e.model(), e.cache(), e.context());
-  fill_depth(s, depth, vocab);
-  auto toks = random_tokens(n, vocab, 7);
+// Seconds for tokens [i0, i1) of `toks`, one step each.
+double decode(Session& s, const std::vector<int32_t>& toks, int i0, int i1) {
   auto t0 = Clock::now();
-  for (int i = 0; i < n; ++i)
+  for (int i = i0; i < i1; ++i)
     s.step(std::span(toks).subspan(static_cast<size_t>(i), 1), RowOutput::Argmax);
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Seconds for n tokens at `depth`. With `ratios` (depth > 0), a second sequence decodes from
+// position 0 in alternating windows, which of the two goes first alternating too, and each
+// window's speed ratio is appended.
+double time_tg(Engine& e, int n, int64_t vocab, int depth, std::vector<double>* ratios = nullptr) {
+  Session s(e.model(), e.cache(), e.context());
+  fill_depth(s, depth, vocab);
+  const auto toks = random_tokens(n, vocab, 7);
+  if (!ratios || depth == 0) return decode(s, toks, 0, n);
+  constexpr int kWindow = 4;
+  Session base(e.model(), e.cache(), e.context());
+  double secs = 0;
+  for (int i = 0; i < n; i += kWindow) {
+    const int end = std::min(n, i + kWindow);
+    double deep = 0, shallow = 0;
+    if ((i / kWindow) % 2 == 0) {
+      shallow = decode(base, toks, i, end);
+      deep = decode(s, toks, i, end);
+    } else {
+      deep = decode(s, toks, i, end);
+      shallow = decode(base, toks, i, end);
+    }
+    secs += deep;
+    ratios->push_back(shallow / deep);
+  }
+  return secs;
 }
 
 // The KV blocks of `batch` sequences decoding together are taken here and always given back.
@@ -133,14 +166,16 @@ std::vector<BenchStat> run_bench(Engine& e, const BenchOptions& o) {
   }
   if (o.gen > 0) {
     time_tg(e, std::min(o.gen, 4), V, 0);
-    std::vector<double> samples;
+    std::vector<double> samples, ratios;
     const CommStats before = comm_stats(e);
     for (int r = 0; r < o.reps; ++r) {
-      samples.push_back(o.gen / time_tg(e, o.gen, V, o.depth));
+      samples.push_back(o.gen / time_tg(e, o.gen, V, o.depth, &ratios));
       note("tg" + std::to_string(o.gen) + at + " rep " + std::to_string(r + 1));
     }
     out.push_back(summarize("tg" + std::to_string(o.gen) + at, samples));
-    add_comm(e, before, static_cast<double>(o.reps) * o.gen, out.back());
+    out.back().depth_ratios = std::move(ratios);
+    // The collectives of the position-0 sequence count too: per token they are the same bytes.
+    add_comm(e, before, static_cast<double>(o.reps) * o.gen * (o.depth > 0 ? 2 : 1), out.back());
   }
   if (o.gen > 0 && o.batch > 0) {
     const std::string name = "tg" + std::to_string(o.gen) + "_b" + std::to_string(o.batch);

@@ -21,6 +21,12 @@ struct BenchStat {
   // False when the collectives ran on a GPU's stream (NCCL): their time is not in
   // comm_s_per_token, which then counts only the host's own collectives.
   bool comm_time_measured = true;
+  // tg at a depth: its speed over that of a second sequence decoding from position 0, timed in
+  // alternating windows of a few tokens so both halves of each ratio see the same machine (a
+  // shared machine's speed swings between runs by more than a long context costs). One ratio
+  // per window of every repetition; empty for other tests.
+  std::vector<double> depth_ratios;
+  double depth_ratio_median() const;
 };
 
 struct BenchOptions {
@@ -33,7 +39,8 @@ struct BenchOptions {
   int batch = 0;
   // > 0: pp and tg run after this many tokens are already in the sequence's cache (llama-bench's
   // -d), so they measure attention over a long context; test names gain "@d<depth>". The engine
-  // needs a context of depth + prompt (or gen) + 1.
+  // needs a context of depth + prompt (or gen) + 1, and for tg KV blocks for gen + 1 more tokens
+  // (the sequence at position 0 that depth_ratios are measured against).
   int depth = 0;
   std::function<void(const std::string&)> on_progress;  // a line per finished repetition
 };

@@ -61,6 +61,19 @@ TEST(BenchCli, DepthRunsEachTestAfterThatManyContextTokens) {
   EXPECT_GT(speed["pp8@d900"], 0.0);
   // The engine's context was sized for the depth: a step past it would have failed the run.
   EXPECT_EQ(j["results"].size(), 4u);
+  // tg at the depth is also timed against a sequence at position 0, in windows of 4 tokens: one
+  // ratio per window, and their median.
+  for (auto& t : j["results"]) {
+    if (t["test"] != "tg8@d900") {
+      EXPECT_FALSE(t.contains("ratio_to_depth_0")) << t["test"];
+      continue;
+    }
+    ASSERT_EQ(t["ratio_to_depth_0_samples"].size(), 2u);
+    std::vector<double> w = t["ratio_to_depth_0_samples"];
+    EXPECT_GT(w[0], 0.0);
+    EXPECT_GT(w[1], 0.0);
+    EXPECT_DOUBLE_EQ(t["ratio_to_depth_0"].get<double>(), (w[0] + w[1]) / 2);
+  }
 }
 
 // The context before a test goes through in prompt-sized pieces even when no prompt is benched:

@@ -59,10 +59,12 @@ int run_bench_cmd(const BenchCliOpts& o) {
   // through in pieces of at most 512 tokens unless --ubatch says otherwise.
   const int ubatch = o.ubatch > 0 ? o.ubatch : 512;
   eo.max_batch_tokens = std::max(std::clamp(std::max(max_prompt, max_depth), 1, ubatch), o.batch);
-  if (o.batch > 0) {
-    // One sequence's context for pp/tg, plus room for the sequences decoding together.
+  if (o.batch > 0 || (max_depth > 0 && max_gen > 0)) {
+    // One sequence's context for pp/tg, plus room for the sequences decoding together and for
+    // the one at position 0 that decoding at depth is timed against.
     const int per_seq = (max_gen + 1 + eo.block_size - 1) / eo.block_size;
-    eo.kv_blocks = (eo.context + eo.block_size - 1) / eo.block_size + o.batch * per_seq;
+    eo.kv_blocks = (eo.context + eo.block_size - 1) / eo.block_size +
+                   (o.batch + (max_depth > 0 ? 1 : 0)) * per_seq;
   }
   const auto load_start = std::chrono::steady_clock::now();
   Engine engine(o.model, eo);
@@ -117,6 +119,10 @@ int run_bench_cmd(const BenchCliOpts& o) {
     for (auto& s : stats) {
       nlohmann::ordered_json r = {
           {"test", s.test}, {"tokens_per_s", s.mean}, {"sd", s.sd}, {"samples", s.samples}};
+      if (!s.depth_ratios.empty()) {
+        r["ratio_to_depth_0"] = s.depth_ratio_median();
+        r["ratio_to_depth_0_samples"] = s.depth_ratios;
+      }
       if (comm) {
         // null: the all-reduces ran on the GPUs' streams, timed by no one
         r["comm_ms_per_token"] = s.comm_time_measured
@@ -174,6 +180,10 @@ int run_bench_cmd(const BenchCliOpts& o) {
     std::printf("| %s | %s | %.2f GiB | %d | %s | %.2f ± %.2f |\n", o.model.c_str(), type.c_str(),
                 engine.checkpoint().weight_bytes() / 1073741824.0, threads, s.test.c_str(), s.mean,
                 s.sd);
+  for (auto& s : stats)
+    if (!s.depth_ratios.empty())
+      std::printf("%s: %.2fx the speed at position 0 (median of %zu windows, interleaved)\n",
+                  s.test.c_str(), s.depth_ratio_median(), s.depth_ratios.size());
   std::printf("%s bandwidth %.1f GB/s, %.0f MB read per token: tg limit %.1f t/s", bw_kind, bw,
               bpt / 1e6, bw * 1e9 / bpt);
   if (gen > 0) std::printf(", reached %.0f%% in tg%d", tg_fraction * 100, gen);
@@ -229,7 +239,9 @@ RegisterCommand reg(
       app.add_option("-r,--reps", o->reps, "Repetitions")->capture_default_str();
       app.add_option("-d,--depth", o->depths,
                      "Tokens already in the context before each test, a comma-separated list "
-                     "(as llama-bench's -d; tests are named pp512@d4096)")
+                     "(as llama-bench's -d; tests are named pp512@d4096); tg at a depth also gives "
+                     "its speed "
+                     "against a sequence at position 0, timed in alternating windows")
           ->delimiter(',')
           ->capture_default_str();
       app.add_option("-b,--batch-decode", o->batch,
