@@ -26,7 +26,7 @@ constexpr int kSplitRowFloats = 8192;
 // Keys per range (before rounding to whole 16-key steps), and the most ranges per chunk.
 constexpr int kRangeKeys = 512;
 constexpr int kMaxRanges = 32;
-// Query rows per head up to which the dot-product kernel is used (measured at 4: one 8B token).
+// Query rows per head up to which the dot-product kernels are used (measured at 4: one 8B token).
 constexpr int kDotRows = 4;
 
 }  // namespace
@@ -127,8 +127,11 @@ void CpuBackend::attention(const float* q, const KvLayer& kv, const AttentionSha
       const cpu::AttnState st =
           cpu::attn_state_begin(c, tk.part == SIZE_MAX ? scratch.data() : part_mem + tk.part);
       float* kernel_work = scratch.data() + own;
-      if (avx512 && c.n_tok * c.group <= kDotRows && cpu::attend_keys_dot_avx512_supports(hd))
+      const bool few_rows = c.n_tok * c.group <= kDotRows;
+      if (avx512 && few_rows && cpu::attend_keys_dot_avx512_supports(hd))
         cpu::attend_keys_dot_avx512(c, tk.j_lo, tk.j_hi, st, kernel_work);
+      else if (avx2 && few_rows && cpu::attend_keys_dot_avx2_supports(hd))
+        cpu::attend_keys_dot_avx2(c, tk.j_lo, tk.j_hi, st, kernel_work);
       else if (avx512)
         cpu::attend_keys_avx512(c, tk.j_lo, tk.j_hi, st, kernel_work);
       else

@@ -73,6 +73,8 @@ void attend_keys_avx2(const AttnChunk& c, int j_lo, int j_hi, const AttnState& s
 bool attend_keys_dot_avx512_supports(int head_dim);
 void attend_keys_dot_avx512(const AttnChunk& c, int j_lo, int j_hi, const AttnState& s,
                             float* work);
+bool attend_keys_dot_avx2_supports(int head_dim);
+void attend_keys_dot_avx2(const AttnChunk& c, int j_lo, int j_hi, const AttnState& s, float* work);
 
 // The plain two-pass softmax, for any head_dim: the reference the vector kernels are tested
 // against.
