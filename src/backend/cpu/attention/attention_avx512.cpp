@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "backend/cpu/attention/attention_kernel.h"
-#include "backend/cpu/simd/exp_avx512.h"
+#include "backend/cpu/attention/softmax_step_avx512.h"
 
 #define HEARTH_ATTN_TARGET __attribute__((target("avx512f,avx512dq")))
 
@@ -134,15 +134,8 @@ HEARTH_ATTN_TARGET void attend_keys_avx512(const AttnChunk& c, int j_lo, int j_h
           _mm512_storeu_ps(p + x * kKeys, _mm512_setzero_ps());
           continue;
         }
-        const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
-        const __m512 sx =
-            _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), mask, _mm512_mul_ps(s[x], scale));
-        const float m_new = std::max(m[r], _mm512_reduce_max_ps(sx));
-        corr[x] = std::exp(m[r] - m_new);  // 0 on the first block (m = -inf)
         const __m512 px =
-            _mm512_maskz_mov_ps(mask, simd::exp16(_mm512_sub_ps(sx, _mm512_set1_ps(m_new))));
-        l[r] = l[r] * corr[x] + _mm512_reduce_add_ps(px);
-        m[r] = m_new;
+            attn_avx512::softmax_step(_mm512_mul_ps(s[x], scale), valid, m[r], l[r], corr[x]);
         _mm512_storeu_ps(p + x * kKeys, px);
       }
       // o[r] = o[r] * corr + sum_i p[r][i] * V[i], 64 output floats (4 zmm per row) per pass.

@@ -10,7 +10,7 @@
 #include <cmath>
 
 #include "backend/cpu/attention/attention_kernel.h"
-#include "backend/cpu/simd/exp_avx2.h"
+#include "backend/cpu/attention/softmax_step_avx2.h"
 
 #define HEARTH_ATTN_TARGET __attribute__((target("avx2,fma,f16c")))
 
@@ -47,26 +47,6 @@ HEARTH_ATTN_TARGET inline __m256 reduce8(const __m256 v[8]) {
   }
   return _mm256_add_ps(_mm256_permute2f128_ps(b[0], b[1], 0x20),
                        _mm256_permute2f128_ps(b[0], b[1], 0x31));
-}
-
-HEARTH_ATTN_TARGET inline float hmax8(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-
-HEARTH_ATTN_TARGET inline float hsum8(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// All-ones in lanes 0 .. valid - 1.
-HEARTH_ATTN_TARGET inline __m256 lanes_below(int valid) {
-  return _mm256_castsi256_ps(
-      _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
 }
 
 template <int HD, bool F16>
@@ -132,14 +112,8 @@ HEARTH_ATTN_TARGET void attend(const AttnChunk& c, int j_lo, int j_hi, const Att
           _mm256_store_ps(p[x], _mm256_setzero_ps());
           continue;
         }
-        const __m256 mask = lanes_below(valid);
-        const __m256 sx = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
-                                           _mm256_mul_ps(reduce8(part[x]), scale), mask);
-        const float m_new = std::max(st.m[r], hmax8(sx));
-        corr[x] = std::exp(st.m[r] - m_new);  // 0 on the first block (m = -inf)
-        const __m256 px = _mm256_and_ps(mask, simd::exp8(_mm256_sub_ps(sx, _mm256_set1_ps(m_new))));
-        st.l[r] = st.l[r] * corr[x] + hsum8(px);
-        st.m[r] = m_new;
+        const __m256 px = attn_avx2::softmax_step(_mm256_mul_ps(reduce8(part[x]), scale), valid,
+                                                  st.m[r], st.l[r], corr[x]);
         _mm256_store_ps(p[x], px);
       }
       // o[r] = o[r] * corr + sum_i p[r][i] * V[i], kPass vectors of each row per pass.

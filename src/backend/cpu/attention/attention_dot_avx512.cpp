@@ -12,7 +12,7 @@
 #include <cmath>
 
 #include "backend/cpu/attention/attention_kernel.h"
-#include "backend/cpu/simd/exp_avx512.h"
+#include "backend/cpu/attention/softmax_step_avx512.h"
 
 #define HEARTH_ATTN_TARGET __attribute__((target("avx512f,avx512dq")))
 
@@ -120,14 +120,8 @@ HEARTH_ATTN_TARGET void attend(const AttnChunk& c, int j_lo, int j_hi, const Att
           px[x] = _mm512_setzero_ps();
           continue;
         }
-        const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1u);
-        const __m512 sx = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), mask,
-                                             _mm512_mul_ps(reduce16(part[x]), scale));
-        const float m_new = std::max(st.m[r], _mm512_reduce_max_ps(sx));
-        corr[x] = std::exp(st.m[r] - m_new);  // 0 on the first block (m = -inf)
-        px[x] = _mm512_maskz_mov_ps(mask, simd::exp16(_mm512_sub_ps(sx, _mm512_set1_ps(m_new))));
-        st.l[r] = st.l[r] * corr[x] + _mm512_reduce_add_ps(px[x]);
-        st.m[r] = m_new;
+        px[x] = attn_avx512::softmax_step(_mm512_mul_ps(reduce16(part[x]), scale), valid, st.m[r],
+                                          st.l[r], corr[x]);
       }
       alignas(64) float p[kRows][kKeys];
       for (int x = 0; x < kRows; ++x) _mm512_store_ps(p[x], px[x]);
