@@ -38,7 +38,8 @@ HEARTH_GEMM_TARGET inline __m512i block_sum_one_token(const __m512i* wq, const u
 // Several tokens' tiles spend long enough on each unit that the out-of-order window no longer
 // reaches the loads of the units far enough ahead, and the weights' stream stalls: with Q4_0, a
 // 4-sequence decode step took twice one token's step. Such tiles prefetch the unit kAhead units
-// ahead (0: none, where it measured no gain). One token's tile is left to the hardware's stream.
+// ahead (0: none, where it measured no gain). One token's tile is left to the hardware's stream:
+// with the same prefetch, 8B Q4_0 decoded 0.80-0.92x as fast on one thread.
 // Past a panel's end this reads into the next panel or past the matrix, which a prefetch may do.
 template <int C, size_t kUnitBytes, int kAhead>
 HEARTH_GEMM_TARGET inline void prefetch_ahead(const uint8_t* panel) {
