@@ -55,7 +55,6 @@ static_assert(kRows == kAttnRowPad, "the state pads rows for this kernel's row g
 HEARTH_ATTN_TARGET void attend_keys_avx2(const AttnChunk& c, int j_lo, int j_hi,
                                          const AttnState& st, float* work) {
   const int hd = c.head_dim;
-  const int rows = c.n_tok * c.group;
   const int rows_pad = attn_rows_pad(c);
   float* o = st.o;
   float* m = st.m;
@@ -65,34 +64,18 @@ HEARTH_ATTN_TARGET void attend_keys_avx2(const AttnChunk& c, int j_lo, int j_hi,
   float* zero = p + kRows * kKeys;
   std::fill(zero, zero + hd, 0.0f);
 
-  auto row_len = [&](int r) { return r < rows ? std::min(c.pos[r / c.group] + 1, j_hi) : 0; };
-  auto q_row = [&](int r) {
-    return r < rows ? c.q + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * hd
-                    : zero;
-  };
   const int end = std::min(attn_chunk_len(c), j_hi);
   const __m256 scale = _mm256_set1_ps(c.scale);
 
   for (int j0 = j_lo; j0 < end; j0 += kKeys) {
     const int nk = std::min(kKeys, end - j0);
-    const void* vrow[kKeys];
     const void* krow[kKeys];
-    for (int i = 0; i < kKeys; ++i) {
-      const int j = j0 + std::min(i, nk - 1);  // past the end: any readable row, masked below
-      krow[i] = c.key(j);
-      vrow[i] = c.value(j);
-    }
+    const void* vrow[kKeys];
+    c.step_rows(j0, nk, krow, vrow);
     // The cache rows two steps ahead (short runs at the slot's stride, which the hardware
     // prefetchers do not follow well), into L2 as in the AVX-512 kernel.
-    const int row_bytes = hd * static_cast<int>(c.elem_bytes());
-    for (int j = j0 + 2 * kKeys; j < std::min(j0 + 3 * kKeys, end); ++j) {
-      const char* kp = static_cast<const char*>(c.key(j));
-      const char* vp = static_cast<const char*>(c.value(j));
-      for (int b = 0; b < row_bytes; b += 64) {
-        _mm_prefetch(kp + b, _MM_HINT_T1);
-        _mm_prefetch(vp + b, _MM_HINT_T1);
-      }
-    }
+    for (int j = j0 + 2 * kKeys; j < std::min(j0 + 3 * kKeys, end); ++j)
+      c.prefetch_key(j, hd * c.elem_bytes());
     for (int d0 = 0; d0 < hd; d0 += 8) {
       __m256 t[8];
       for (int i = 0; i < 8; ++i) t[i] = load8(krow[i], c.f16, d0);
@@ -101,11 +84,9 @@ HEARTH_ATTN_TARGET void attend_keys_avx2(const AttnChunk& c, int j_lo, int j_hi,
     }
 
     for (int r0 = 0; r0 < rows_pad; r0 += kRows) {
-      int active = 0;
-      for (int x = 0; x < kRows; ++x) active += row_len(r0 + x) > j0;
-      if (active == 0) continue;
+      if (!c.rows_reach(r0, kRows, j0, j_hi)) continue;
       const float* qr[kRows];
-      for (int x = 0; x < kRows; ++x) qr[x] = q_row(r0 + x);
+      for (int x = 0; x < kRows; ++x) qr[x] = c.q_row(r0 + x, zero);
       __m256 s[kRows];
       for (int x = 0; x < kRows; ++x) s[x] = _mm256_setzero_ps();
       for (int d = 0; d < hd; ++d) {
@@ -116,7 +97,7 @@ HEARTH_ATTN_TARGET void attend_keys_avx2(const AttnChunk& c, int j_lo, int j_hi,
       float corr[kRows];
       for (int x = 0; x < kRows; ++x) {
         const int r = r0 + x;
-        const int valid = std::min(kKeys, row_len(r) - j0);
+        const int valid = std::min(kKeys, c.row_len(r, j_hi) - j0);
         if (valid <= 0) {
           corr[x] = 1.0f;
           _mm256_storeu_ps(p + x * kKeys, _mm256_setzero_ps());

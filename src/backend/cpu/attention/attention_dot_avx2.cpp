@@ -54,45 +54,26 @@ HEARTH_ATTN_TARGET void attend(const AttnChunk& c, int j_lo, int j_hi, const Att
                                float* work) {
   constexpr int kVecs = HD / 8;
   constexpr int kPass = 2;  // output vectors per row and PV pass: 8 accumulators of 16 registers
-  const int rows = c.n_tok * c.group;
   const int rows_pad = attn_rows_pad(c);
   float* zero = work;
   std::fill(zero, zero + HD, 0.0f);
-  auto row_len = [&](int r) { return r < rows ? std::min(c.pos[r / c.group] + 1, j_hi) : 0; };
-  auto q_row = [&](int r) {
-    return r < rows ? c.q + (r / c.group) * c.q_stride + static_cast<size_t>(r % c.group) * HD
-                    : zero;
-  };
+  constexpr size_t kRowBytes = HD * (F16 ? 2 : 4);
   const int len = attn_chunk_len(c);
   const int end = std::min(len, j_hi);
   const __m256 scale = _mm256_set1_ps(c.scale);
-  constexpr int kRowBytes = HD * (F16 ? 2 : 4);
 
   for (int j0 = j_lo; j0 < end; j0 += kKeys) {
     const int nk = std::min(kKeys, end - j0);
     const void* krow[kKeys];
     const void* vrow[kKeys];
-    for (int i = 0; i < kKeys; ++i) {
-      const int j = j0 + std::min(i, nk - 1);  // past the end: any readable row, masked below
-      krow[i] = c.key(j);
-      vrow[i] = c.value(j);
-    }
+    c.step_rows(j0, nk, krow, vrow);
     for (int r0 = 0; r0 < rows_pad; r0 += kRows) {
-      int active = 0;
-      for (int x = 0; x < kRows; ++x) active += row_len(r0 + x) > j0;
-      if (active == 0) continue;
+      if (!c.rows_reach(r0, kRows, j0, j_hi)) continue;
       const float* qr[kRows];
-      for (int x = 0; x < kRows; ++x) qr[x] = q_row(r0 + x);
+      for (int x = 0; x < kRows; ++x) qr[x] = c.q_row(r0 + x, zero);
       __m256 part[kRows][kKeys];
       for (int i = 0; i < kKeys; ++i) {
-        if (r0 == 0 && j0 + kAhead + i < len) {
-          const char* kp = static_cast<const char*>(c.key(j0 + kAhead + i));
-          const char* vp = static_cast<const char*>(c.value(j0 + kAhead + i));
-          for (int b = 0; b < kRowBytes; b += 64) {
-            _mm_prefetch(kp + b, _MM_HINT_T1);
-            _mm_prefetch(vp + b, _MM_HINT_T1);
-          }
-        }
+        if (r0 == 0 && j0 + kAhead + i < len) c.prefetch_key(j0 + kAhead + i, kRowBytes);
         __m256 acc[kRows];
         for (int x = 0; x < kRows; ++x) acc[x] = _mm256_setzero_ps();
         for (int d = 0; d < kVecs; ++d) {
@@ -106,7 +87,7 @@ HEARTH_ATTN_TARGET void attend(const AttnChunk& c, int j_lo, int j_hi, const Att
       alignas(32) float p[kRows][kKeys];
       for (int x = 0; x < kRows; ++x) {
         const int r = r0 + x;
-        const int valid = std::min(kKeys, row_len(r) - j0);
+        const int valid = std::min(kKeys, c.row_len(r, j_hi) - j0);
         if (valid <= 0) {
           corr[x] = 1.0f;
           _mm256_store_ps(p[x], _mm256_setzero_ps());

@@ -2,6 +2,9 @@
 // One unit of attention work: a run of consecutive batch tokens of one sequence against one KV
 // head. Its query rows are (token i, head g of the KV head's group); grouping the query heads that
 // share a KV head lets every key and value row loaded from the cache serve all of them.
+#include <xmmintrin.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -28,6 +31,43 @@ struct AttnChunk {
     return static_cast<const char*>(base) + slot(j) * kv_stride * elem_bytes();
   }
   size_t elem_bytes() const { return f16 ? 2 : 4; }
+  int rows() const { return n_tok * group; }
+  // The keys below j_hi that query row r (token r / group, head r % group of the group)
+  // attends to; 0 for a padding row past rows().
+  int row_len(int r, int j_hi) const { return r < rows() ? std::min(pos[r / group] + 1, j_hi) : 0; }
+  // Query row r, or `pad` (head_dim zeros) for a padding row.
+  const float* q_row(int r, const float* pad) const {
+    return r < rows() ? q + (r / group) * q_stride + static_cast<size_t>(r % group) * head_dim
+                      : pad;
+  }
+  // Whether any of the n rows from r0 attends to key j0 (below j_hi).
+  bool rows_reach(int r0, int n, int j0, int j_hi) const {
+    for (int x = 0; x < n; ++x)
+      if (row_len(r0 + x, j_hi) > j0) return true;
+    return false;
+  }
+  // The K and V rows of a step's keys j0 .. j0 + K - 1, of which nk are real: the rest repeat
+  // the last one (any readable row does; their lanes are masked).
+  template <int K>
+  void step_rows(int j0, int nk, const void* (&krow)[K], const void* (&vrow)[K]) const {
+    for (int i = 0; i < K; ++i) {
+      const int j = j0 + std::min(i, nk - 1);
+      krow[i] = key(j);
+      vrow[i] = value(j);
+    }
+  }
+  // Key j's K and V rows (row_bytes each: head_dim elements) into L2. Each is a short run (one
+  // head's slice) at the stride of a whole slot, which the hardware prefetchers do not follow
+  // well. Always inlined, so a kernel's compile-time row_bytes unrolls the loop, and because GCC
+  // 12 finds a function of prefetches alone free of side effects and drops the calls to it.
+  [[gnu::always_inline]] void prefetch_key(int j, size_t row_bytes) const {
+    const char* kp = static_cast<const char*>(key(j));
+    const char* vp = static_cast<const char*>(value(j));
+    for (size_t b = 0; b < row_bytes; b += 64) {
+      _mm_prefetch(kp + b, _MM_HINT_T1);
+      _mm_prefetch(vp + b, _MM_HINT_T1);
+    }
+  }
   size_t slot(int j) const {
     return static_cast<size_t>(table[j / block_size]) * block_size + j % block_size;
   }
