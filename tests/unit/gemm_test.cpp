@@ -282,12 +282,12 @@ std::vector<float> run_prepacked_kernel(const GemmKernel& g, const uint8_t* w, i
 // ones (16 rows, one token's k unsplit) are different code.
 TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
   int kernels = 0;
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
-    const bool k_quant = t == DType::Q4_K;
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    const bool k_quant = t == DType::Q4_K || t == DType::Q6_K;
     for (SimdLevel l : gemm_levels(t)) {
       const GemmKernel& g = *gemm_kernel(t, l);
-      // Q4_0 and Q8_0 have a prepacked layout at every level with a GEMM kernel, Q4_K at the
-      // AVX-512 levels.
+      // Q4_0 and Q8_0 have a prepacked layout at every level with a GEMM kernel, Q4_K and Q6_K at
+      // the AVX-512 levels.
       if (!k_quant || l >= SimdLevel::kAvx512) {
         EXPECT_NE(g.prepack, nullptr) << g.name;
       }
@@ -305,8 +305,8 @@ TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
                         {53, 320}, {16, 1088}, {7, 64}, {40, 4160}, {19, 14336}};
       for (auto [rows, k] : shapes) {
         ASSERT_TRUE(g.prepack_fits(rows, k));
-        // As many bytes as the file's rows (whole panels); Q6_K's units take one cache line
-        // more (3392 bytes for 16 rows' 3360).
+        // As many bytes as the file's rows (whole panels); Q6_K's units are whole cache lines,
+        // 32 bytes more (3392 bytes for 16 rows' 3360).
         const size_t panels = static_cast<size_t>((rows + g.panel_rows - 1) / g.panel_rows);
         EXPECT_EQ(g.prepacked_bytes(rows, k), t == DType::Q6_K
                                                   ? panels * static_cast<size_t>(k / 256) * 3392
@@ -334,7 +334,7 @@ TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
 // within the reference bound; the token table keeps the file's rows.
 TEST(GemmPrepacked, BackendDecodesATokenAloneAsInABatch) {
   int kernels = 0;
-  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K}) {
+  for (DType t : {DType::Q4_0, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
     for (SimdLevel l : gemm_levels(t)) {
       if (gemm_kernel(t, l)->prepack == nullptr) continue;
       ++kernels;

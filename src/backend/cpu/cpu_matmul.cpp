@@ -1,14 +1,13 @@
-// Matrix products for every weight type. Weights prepacked at load (Q4_0, Q8_0, Q4_K where the GEMM
-// kernel has the layout, gemm.h: AVX2 and AVX-512) take the GEMM kernels for every
-// token count, one included: they stream in the order the kernel reads them, and a token's
-// outputs do not depend on its batch.
-// Otherwise one token (decode) is memory-bound: activations are
-// converted once to the format the weight type's dot kernel wants (Q8_0 / Q8_K blocks for
-// quantized weights, float32 for float weights), then each thread takes a contiguous range of
-// weight rows and dots each row with the token; matrices that read the same input (Q, K and V;
-// gate and up) go through one such dispatch. Several tokens (prefill) are compute-bound and
-// go to the register-blocked GEMM kernels of gemm/ where the SIMD level has one; the vec_dot loop
-// remains the fallback. Every output is computed the same way whatever the thread count.
+// Matrix products for every weight type. Weights prepacked at load (Q4_0, Q8_0, Q4_K, Q6_K where
+// the GEMM kernel has the layout, gemm.h: AVX2 and AVX-512) take the GEMM kernels for every token
+// count, one included: they stream in the order the kernel reads them, and a token's outputs do not
+// depend on its batch. Otherwise one token (decode) is memory-bound: activations are converted once
+// to the format the weight type's dot kernel wants (Q8_0 / Q8_K blocks for quantized weights,
+// float32 for float weights), then each thread takes a contiguous range of weight rows and dots
+// each row with the token; matrices that read the same input (Q, K and V; gate and up) go through
+// one such dispatch. Several tokens (prefill) are compute-bound and go to the register-blocked GEMM
+// kernels of gemm/ where the SIMD level has one; the vec_dot loop remains the fallback. Every
+// output is computed the same way whatever the thread count.
 #include <algorithm>
 #include <cstdint>
 #include <vector>

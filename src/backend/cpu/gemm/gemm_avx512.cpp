@@ -30,6 +30,6 @@ namespace {
 
 const GemmKernel kGemmQ4_0Avx512 = make_kernel_prepacked<Q4_0Tr, Q4_0Pk>("q4_0/avx512");
 const GemmKernel kGemmQ4_KAvx512 = make_kernel_prepacked<Q4_KTr, Q4_KPk>("q4_k/avx512");
-const GemmKernel kGemmQ6_KAvx512 = make_kernel<Q6_KTr>("q6_k/avx512");
+const GemmKernel kGemmQ6_KAvx512 = make_kernel_prepacked<Q6_KTr, Q6_KPk>("q6_k/avx512");
 
 }  // namespace hearth::gemm::detail

@@ -31,6 +31,6 @@ namespace {
 const GemmKernel kGemmQ4_0Vnni = make_kernel_prepacked<Q4_0Tr, Q4_0Pk>("q4_0/avx512vnni");
 const GemmKernel kGemmQ8_0Vnni = make_kernel_prepacked<Q8_0Tr, Q8_0Pk>("q8_0/avx512vnni");
 const GemmKernel kGemmQ4_KVnni = make_kernel_prepacked<Q4_KTr, Q4_KPk>("q4_k/avx512vnni");
-const GemmKernel kGemmQ6_KVnni = make_kernel<Q6_KTr>("q6_k/avx512vnni");
+const GemmKernel kGemmQ6_KVnni = make_kernel_prepacked<Q6_KTr, Q6_KPk>("q6_k/avx512vnni");
 
 }  // namespace hearth::gemm::detail

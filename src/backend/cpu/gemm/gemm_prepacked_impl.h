@@ -1,5 +1,6 @@
 // Whole-matrix layouts built at load (see make_kernel_prepacked in gemm_driver_impl.h), in the
-// file's bytes: Q4_0 and Q8_0 with the scales kept as f16, Q4_K with its headers as stored.
+// file's bytes: Q4_0 and Q8_0 with the scales kept as f16, Q4_K with its headers as stored, Q6_K
+// in 32 more bytes a unit.
 // Included (deliberately without #pragma once) after gemm_quant_impl.h, whose Q4_0Tr / Q8_0Tr give
 // the activation layout. Each tile computes exactly what the run-time panel's tile computes: the
 // same integer block sums (exact, in whatever order) and the same float operations in the same
@@ -154,6 +155,122 @@ struct Q4_KPk {
       const Q4KHeaders h(_mm512_loadu_si512(hp), _mm512_loadu_si512(hp + 64),
                          _mm512_loadu_si512(hp + 128), _mm512_loadu_si512(hp + 192));
       Act::template unit<C>(panel, act, h, acc);
+    }
+    acc_store<C>(acc, y, ldy, m);
+  }
+};
+
+// ---- Q6_K ---------------------------------------------------------------------------------------
+// A unit is one super-block of 16 rows, the file's bytes transposed to dwords (zmm lane = row):
+// each row's scales and d (18 bytes) as 5 zmm, ql as 32 and qh as 16, in the order given by ql_off
+// and qh_off. 3392 bytes against the file's 3360 (whole cache lines), where Q6_KTr's run-time
+// panel, with the values already decoded to bytes and the scales to floats, takes 5120. The tile
+// rebuilds each 6-bit value from its nibble and its two high bits, and each sub-block's d * scale
+// as Q6_KTr::pack does, so the floats are the same.
+struct Q6_KPk {
+  using Act = Q6_KTr;
+  static constexpr int kRows = 16;
+  static constexpr int64_t kUnit = 256;
+  static constexpr size_t kUnitBytes = 53 * 64;
+  // Where each zmm lies in a unit: in the order the tile first reads them (the scales and d, then
+  // per half ql 0-3, qh 0-3, ql 4-7, qh 4-7, ql 8-15). Laid out as the file orders them (ql, qh,
+  // scales), one token streamed 8-9 GB/s on one thread against 21-23 for the file's rows: the
+  // hardware prefetchers did not follow the three interleaved streams.
+  static constexpr size_t kScOff = 0;
+  static constexpr size_t ql_off(int z) {
+    const int base = 5 + 24 * (z / 16), r = z % 16;
+    return 64 * static_cast<size_t>(r < 4 ? base + r : r < 8 ? base + 4 + r : base + 8 + r);
+  }
+  static constexpr size_t qh_off(int z) {
+    const int base = 5 + 24 * (z / 8), r = z % 8;
+    return 64 * static_cast<size_t>(r < 4 ? base + 4 + r : base + 8 + r);
+  }
+  static constexpr int64_t kChunkUnits = 2;  // as Q6_KTr's panel
+  // None: 8 units (27 KB) ahead made 4 sequences no faster (0.97x, 4 rounds).
+  static constexpr int kPrefetchUnits = 0;
+  static constexpr bool kChunkedSums = false;  // acc_init carries y on
+  static bool fits(int64_t, int64_t) { return true; }
+
+  HEARTH_GEMM_TARGET static void pack_panel(const uint8_t* w, size_t row_bytes, int nrows,
+                                            int64_t units, uint8_t* dst) {
+    for (int64_t u = 0; u < units; ++u) {
+      const uint8_t* blk = w + static_cast<size_t>(u) * 210;
+      uint8_t* du = dst + static_cast<size_t>(u) * kUnitBytes;
+      // ql[0..63], ql[64..127], qh: 64 bytes a row each.
+      for (int part = 0; part < 3; ++part) {
+        __m512i r[16];
+        load_rows_masked(blk + 64 * part, row_bytes, nrows, 64, r);
+        transpose16x16(r);
+        for (int j = 0; j < 16; ++j)
+          _mm512_storeu_si512(du + (part < 2 ? ql_off(16 * part + j) : qh_off(j)), r[j]);
+      }
+      __m512i hd[16];
+      load_rows_masked(blk + offsetof(quant::BlockQ6_K, scales), row_bytes, nrows, 18, hd);
+      transpose16x16(hd);
+      for (int j = 0; j < 5; ++j) _mm512_storeu_si512(du + kScOff + 64 * j, hd[j]);
+    }
+  }
+
+  // Sub-block G (elements 16G .. 16G + 15) of a unit for C tokens, added to part[c]. Within each
+  // 128-element half, quarter Q (32 elements) takes its low bits from ql bytes [32Q, 32Q + 32)
+  // mod 64 (low nibbles for Q < 2, high for Q >= 2) and its high bits from bits 2Q, 2Q + 1 of qh
+  // bytes [0, 32), as BlockQ6_K stores them. G is a template parameter so that every offset and
+  // shift is a constant: computed at run time they cost 3.5x.
+  template <int C, int G>
+  [[gnu::always_inline]] HEARTH_GEMM_TARGET static void sub_block(const uint8_t* unit,
+                                                                  const uint8_t* act,
+                                                                  const uint8_t* meta, __m512 d,
+                                                                  __m512 part[C]) {
+    constexpr int h = G / 8, quarter = (G % 8) / 2;
+    const __m512i nib = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    __m512i wq[4];
+    for (int q = 0; q < 4; ++q) {
+      const int e = 16 * (G % 8) + 4 * q;  // element within the half
+      const __m512i ql = _mm512_loadu_si512(unit + ql_off(16 * h + (e - 64 * (quarter / 2)) / 4));
+      const __m512i qh = _mm512_loadu_si512(unit + qh_off(8 * h + (e - 32 * quarter) / 4));
+      __m512i lo = ql, hi = qh;
+      if constexpr (quarter >= 2) lo = _mm512_srli_epi16(ql, 4);
+      if constexpr (quarter == 0) hi = _mm512_slli_epi16(qh, 4);
+      if constexpr (quarter == 1) hi = _mm512_slli_epi16(qh, 2);
+      if constexpr (quarter == 3) hi = _mm512_srli_epi16(qh, 2);
+      wq[q] = _mm512_ternarylogic_epi64(lo, nib, _mm512_and_si512(hi, m30), 0xEA);  // lo&nib | hi
+    }
+    const __m512i sw = _mm512_loadu_si512(unit + kScOff + 64 * (G / 4));
+    const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sw, 24 - 8 * (G % 4)), 24);
+    const __m512 dsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
+    for (int c = 0; c < C; ++c) {
+      __m512i s = bcast_i32(meta + sizeof(detail::ActMetaQ8_K) * c + 4 + 4 * G);
+      for (int q = 0; q < 4; ++q) s = dpbusd(s, wq[q], bcast_i32(act + 256 * c + 16 * G + 4 * q));
+      part[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dsc, part[c]);
+    }
+  }
+
+  // In order: part[c]'s sums must run as in Q6_KTr::tile. (A lambda would lack the target
+  // attribute, and the sub-blocks would not be inlined.)
+  template <int C, int... G>
+  [[gnu::always_inline]] HEARTH_GEMM_TARGET static void sub_blocks(
+      const uint8_t* unit, const uint8_t* act, const uint8_t* meta, __m512 d, __m512 part[C],
+      std::integer_sequence<int, G...>) {
+    (sub_block<C, G>(unit, act, meta, d, part), ...);
+  }
+
+  template <int C>
+  HEARTH_GEMM_TARGET static void tile(const uint8_t* panel, const uint8_t* act, int64_t nu,
+                                      float* y, int64_t ldy, int nrows, bool accumulate) {
+    const __mmask16 m = row_mask(nrows, 0);
+    __m512 acc[C];
+    acc_init<C>(acc, y, ldy, m, accumulate);
+    for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes, act += Act::kActUnitBytes) {
+      prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
+      const uint8_t* meta = act + 256 * Act::kTile;
+      const __m512 d =
+          _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_loadu_si512(panel + kScOff + 4 * 64)));
+      __m512 part[C];
+      for (int c = 0; c < C; ++c) part[c] = _mm512_setzero_ps();
+      sub_blocks<C>(panel, act, meta, d, part, std::make_integer_sequence<int, 16>{});
+      for (int c = 0; c < C; ++c)
+        acc[c] =
+            _mm512_fmadd_ps(part[c], bcast_f32(meta + sizeof(detail::ActMetaQ8_K) * c), acc[c]);
     }
     acc_store<C>(acc, y, ldy, m);
   }
