@@ -218,8 +218,7 @@ struct Q6_KPk {
   // shift is a constant: computed at run time they cost 3.5x.
   template <int C, int G>
   [[gnu::always_inline]] HEARTH_GEMM_TARGET static void sub_block(const uint8_t* unit,
-                                                                  const uint8_t* act,
-                                                                  const uint8_t* meta, __m512 d,
+                                                                  const uint8_t* act, __m512 d,
                                                                   __m512 part[C]) {
     constexpr int h = G / 8, quarter = (G % 8) / 2;
     const __m512i nib = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
@@ -235,23 +234,17 @@ struct Q6_KPk {
       if constexpr (quarter == 3) hi = _mm512_srli_epi16(qh, 2);
       wq[q] = _mm512_ternarylogic_epi64(lo, nib, _mm512_and_si512(hi, m30), 0xEA);  // lo&nib | hi
     }
-    const __m512i sw = _mm512_loadu_si512(unit + kScOff + 64 * (G / 4));
-    const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(sw, 24 - 8 * (G % 4)), 24);
-    const __m512 dsc = _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
-    for (int c = 0; c < C; ++c) {
-      __m512i s = bcast_i32(meta + sizeof(detail::ActMetaQ8_K) * c + 4 + 4 * G);
-      for (int q = 0; q < 4; ++q) s = dpbusd(s, wq[q], bcast_i32(act + 256 * c + 16 * G + 4 * q));
-      part[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dsc, part[c]);
-    }
+    const __m512 dsc = Act::d_scale(d, _mm512_loadu_si512(unit + kScOff + 64 * (G / 4)), G);
+    Act::template add_sub_block<C>(wq, dsc, act, G, part);
   }
 
-  // In order: part[c]'s sums must run as in Q6_KTr::tile. (A lambda would lack the target
-  // attribute, and the sub-blocks would not be inlined.)
+  // In order, as Q6_KTr::tile adds them. (A lambda would lack the target attribute, and the
+  // sub-blocks would not be inlined.)
   template <int C, int... G>
   [[gnu::always_inline]] HEARTH_GEMM_TARGET static void sub_blocks(
-      const uint8_t* unit, const uint8_t* act, const uint8_t* meta, __m512 d, __m512 part[C],
+      const uint8_t* unit, const uint8_t* act, __m512 d, __m512 part[C],
       std::integer_sequence<int, G...>) {
-    (sub_block<C, G>(unit, act, meta, d, part), ...);
+    (sub_block<C, G>(unit, act, d, part), ...);
   }
 
   template <int C>
@@ -262,15 +255,11 @@ struct Q6_KPk {
     acc_init<C>(acc, y, ldy, m, accumulate);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes, act += Act::kActUnitBytes) {
       prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
-      const uint8_t* meta = act + 256 * Act::kTile;
-      const __m512 d =
-          _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_loadu_si512(panel + kScOff + 4 * 64)));
+      const __m512 d = Act::row_d(_mm512_loadu_si512(panel + kScOff + 4 * 64));
       __m512 part[C];
       for (int c = 0; c < C; ++c) part[c] = _mm512_setzero_ps();
-      sub_blocks<C>(panel, act, meta, d, part, std::make_integer_sequence<int, 16>{});
-      for (int c = 0; c < C; ++c)
-        acc[c] =
-            _mm512_fmadd_ps(part[c], bcast_f32(meta + sizeof(detail::ActMetaQ8_K) * c), acc[c]);
+      sub_blocks<C>(panel, act, d, part, std::make_integer_sequence<int, 16>{});
+      Act::template add_unit<C>(part, act, acc);
     }
     acc_store<C>(acc, y, ldy, m);
   }

@@ -459,6 +459,18 @@ struct Q6_KTr {
     }
   }
 
+  // From 16 rows' scales and d transposed to dwords (lane = row): the dword holding d, as floats;
+  // and d * scale of sub-block g from the dword holding scales 4 (g / 4) .. 4 (g / 4) + 3. Shared
+  // with the prepacked tile (Q6_KPk), so both compute the same floats.
+  [[gnu::always_inline]] HEARTH_GEMM_TARGET static __m512 row_d(__m512i d_word) {
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d_word));
+  }
+  [[gnu::always_inline]] HEARTH_GEMM_TARGET static __m512 d_scale(__m512 d, __m512i scale_word,
+                                                                  int g) {
+    const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(scale_word, 24 - 8 * (g % 4)), 24);
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc));
+  }
+
   HEARTH_GEMM_TARGET static void pack(const uint8_t* w, size_t row_bytes, int nrows, int64_t u0,
                                       int64_t nu, uint8_t* panel) {
     for (int64_t b = 0; b < nu; ++b) {
@@ -478,12 +490,33 @@ struct Q6_KTr {
       __m512i hd[16];
       load_rows_masked(blk + offsetof(quant::BlockQ6_K, scales), row_bytes, nrows, 18, hd);
       transpose16x16(hd);
-      const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(hd[4]));
-      for (int g = 0; g < 16; ++g) {
-        const __m512i sc = _mm512_srai_epi32(_mm512_slli_epi32(hd[g / 4], 24 - 8 * (g % 4)), 24);
-        _mm512_store_ps(dst + kScOff + 64 * g, _mm512_mul_ps(d, _mm512_cvtepi32_ps(sc)));
-      }
+      const __m512 d = row_d(hd[4]);
+      for (int g = 0; g < 16; ++g) _mm512_store_ps(dst + kScOff + 64 * g, d_scale(d, hd[g / 4], g));
     }
+  }
+
+  // Sub-block g (16 elements) of a unit for C tokens, its four weight dwords and d * scale given:
+  // added to part[c]. Then, after the unit's 16 sub-blocks, part[c] scaled by the token's d into
+  // acc[c]. Shared with the prepacked tile (Q6_KPk), so both sum in the same order.
+  template <int C>
+  [[gnu::always_inline]] HEARTH_GEMM_TARGET static void add_sub_block(const __m512i wq[4],
+                                                                      __m512 dsc,
+                                                                      const uint8_t* act, int g,
+                                                                      __m512 part[C]) {
+    const uint8_t* meta = act + 256 * kTile;
+    for (int c = 0; c < C; ++c) {
+      __m512i s = bcast_i32(meta + sizeof(detail::ActMetaQ8_K) * c + 4 + 4 * g);
+      for (int q = 0; q < 4; ++q) s = dpbusd(s, wq[q], bcast_i32(act + 256 * c + 16 * g + 4 * q));
+      part[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dsc, part[c]);
+    }
+  }
+  template <int C>
+  [[gnu::always_inline]] HEARTH_GEMM_TARGET static void add_unit(const __m512 part[C],
+                                                                 const uint8_t* act,
+                                                                 __m512 acc[C]) {
+    const uint8_t* meta = act + 256 * kTile;
+    for (int c = 0; c < C; ++c)
+      acc[c] = _mm512_fmadd_ps(part[c], bcast_f32(meta + sizeof(detail::ActMetaQ8_K) * c), acc[c]);
   }
 
   template <int C>
@@ -493,23 +526,14 @@ struct Q6_KTr {
     __m512 acc[C];
     acc_init<C>(acc, y, ldy, m, accumulate);
     for (int64_t u = 0; u < nu; ++u, panel += kPanelUnitBytes, act += kActUnitBytes) {
-      const uint8_t* meta = act + 256 * kTile;
       __m512 part[C];
       for (int c = 0; c < C; ++c) part[c] = _mm512_setzero_ps();
       for (int g = 0; g < 16; ++g) {
         __m512i wq[4];
         for (int q = 0; q < 4; ++q) wq[q] = _mm512_load_si512(panel + 64 * (4 * g + q));
-        const __m512 dsc = _mm512_load_ps(panel + kScOff + 64 * g);
-        for (int c = 0; c < C; ++c) {
-          __m512i s = bcast_i32(meta + sizeof(detail::ActMetaQ8_K) * c + 4 + 4 * g);
-          for (int q = 0; q < 4; ++q)
-            s = dpbusd(s, wq[q], bcast_i32(act + 256 * c + 16 * g + 4 * q));
-          part[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), dsc, part[c]);
-        }
+        add_sub_block<C>(wq, _mm512_load_ps(panel + kScOff + 64 * g), act, g, part);
       }
-      for (int c = 0; c < C; ++c)
-        acc[c] =
-            _mm512_fmadd_ps(part[c], bcast_f32(meta + sizeof(detail::ActMetaQ8_K) * c), acc[c]);
+      add_unit<C>(part, act, acc);
     }
     acc_store<C>(acc, y, ldy, m);
   }
