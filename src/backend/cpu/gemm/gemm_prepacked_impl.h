@@ -6,8 +6,13 @@
 // same integer block sums (exact, in whatever order) and the same float operations in the same
 // order.
 //
-// A unit is two blocks, so units stay whole cache lines: the weight dwords of block 0, of block 1,
-// then 16 f16 scales of block 0 and 16 of block 1.
+// A unit is two blocks, so units stay whole cache lines: 16 f16 scales of block 0 and 16 of
+// block 1, then the weight dwords of block 0 and of block 1.
+//
+// Every unit starts with what its tile reads first (scales, headers), so that one token's pass
+// reads each unit from front to back. Scales placed after the weights, as the file orders them,
+// made each unit's first read jump ahead and back, and the hardware prefetchers ran behind: one
+// token streamed from memory at 0.75x (Q4_K) to 0.9x (Q4_0, Q8_0) the front-to-back rate.
 
 #ifndef HEARTH_GEMM_TARGET
 #error "define HEARTH_GEMM_TARGET before including gemm_prepacked_impl.h"
@@ -55,7 +60,8 @@ struct Q4_0Pk {
   static constexpr int kRows = 16;
   static constexpr int64_t kUnit = 64;
   static constexpr size_t kUnitBytes = 2 * 256 + 64;  // 16 rows x 2 x 18 bytes, as in the file
-  static constexpr int64_t kChunkUnits = 32;          // 2048 elements, as Q4_0Tr's panel
+  static constexpr size_t kQsOff = 64;
+  static constexpr int64_t kChunkUnits = 32;  // 2048 elements, as Q4_0Tr's panel
   // 8 units (4.6 KB) ahead: 8B, 2 threads, 4 sequences decoding together 1.12-1.75x faster, 8
   // sequences 1.33-1.52x, 16 about 1.05x (bound by arithmetic); 4 or 16 units about the same.
   static constexpr int kPrefetchUnits = 8;
@@ -75,8 +81,9 @@ struct Q4_0Pk {
         const int64_t blk = b + q;
         uint8_t* du = dst + static_cast<size_t>(blk / 2) * kUnitBytes;
         const int h = static_cast<int>(blk % 2);
-        for (int g = 0; g < 4; ++g) _mm512_storeu_si512(du + 256 * h + 64 * g, r[4 * q + g]);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(du + 512 + 32 * h), f32_to_f16_exact(d[q]));
+        for (int g = 0; g < 4; ++g)
+          _mm512_storeu_si512(du + kQsOff + 256 * h + 64 * g, r[4 * q + g]);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(du + 32 * h), f32_to_f16_exact(d[q]));
       }
     }
   }
@@ -90,11 +97,11 @@ struct Q4_0Pk {
     const __m512i nib = _mm512_set1_epi8(0x0F);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes) {
       prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
-      const __m512i sc = _mm512_loadu_si512(panel + 512);
+      const __m512i sc = _mm512_loadu_si512(panel);
       for (int h = 0; h < 2; ++h, act += Act::kActUnitBytes) {
         __m512i wq[8];
         for (int g = 0; g < 4; ++g) {
-          const __m512i p = _mm512_loadu_si512(panel + 256 * h + 64 * g);
+          const __m512i p = _mm512_loadu_si512(panel + kQsOff + 256 * h + 64 * g);
           wq[g] = _mm512_and_si512(p, nib);
           wq[g + 4] = _mm512_and_si512(_mm512_srli_epi16(p, 4), nib);
         }
@@ -118,15 +125,16 @@ struct Q4_0Pk {
 };
 
 // ---- Q4_K ---------------------------------------------------------------------------------------
-// A unit is one super-block of 16 rows: the 32 nibble zmm of Q4_KTr's panel, then the rows'
-// 16-byte headers transposed to 4 zmm (lane = row), which the tile decodes into the scales that
-// Q4_KTr::pack would have stored (Q4KHeaders): 2304 bytes, as in the file.
+// A unit is one super-block of 16 rows: the rows' 16-byte headers transposed to 4 zmm (lane =
+// row), which the tile decodes into the scales that Q4_KTr::pack would have stored (Q4KHeaders),
+// then the 32 nibble zmm of Q4_KTr's panel: 2304 bytes, as in the file.
 struct Q4_KPk {
   using Act = Q4_KTr;
   static constexpr int kRows = 16;
   static constexpr int64_t kUnit = 256;
   static constexpr size_t kQsBytes = 32 * 64;
   static constexpr size_t kUnitBytes = kQsBytes + 4 * 64;
+  static constexpr size_t kHdOff = 0, kQsOff = 4 * 64;
   static constexpr int64_t kChunkUnits = 2;  // as Q4_KTr's panel
   // None: 1 or 2 units (2.3-4.6 KB) ahead made 4 sequences no faster (slightly slower).
   static constexpr int kPrefetchUnits = 0;
@@ -138,8 +146,8 @@ struct Q4_KPk {
     for (int64_t u = 0; u < units; ++u) {
       uint8_t* du = dst + static_cast<size_t>(u) * kUnitBytes;
       __m512i hd[16];
-      Act::transpose_block(w + static_cast<size_t>(u) * 144, row_bytes, nrows, du, hd);
-      for (int j = 0; j < 4; ++j) _mm512_storeu_si512(du + kQsBytes + 64 * j, hd[j]);
+      Act::transpose_block(w + static_cast<size_t>(u) * 144, row_bytes, nrows, du + kQsOff, hd);
+      for (int j = 0; j < 4; ++j) _mm512_storeu_si512(du + kHdOff + 64 * j, hd[j]);
     }
   }
 
@@ -151,10 +159,10 @@ struct Q4_KPk {
     acc_init<C>(acc, y, ldy, m, accumulate);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes, act += Act::kActUnitBytes) {
       prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
-      const uint8_t* hp = panel + kQsBytes;
+      const uint8_t* hp = panel + kHdOff;
       const Q4KHeaders h(_mm512_loadu_si512(hp), _mm512_loadu_si512(hp + 64),
                          _mm512_loadu_si512(hp + 128), _mm512_loadu_si512(hp + 192));
-      Act::template unit<C>(panel, act, h, acc);
+      Act::template unit<C>(panel + kQsOff, act, h, acc);
     }
     acc_store<C>(acc, y, ldy, m);
   }
@@ -272,7 +280,8 @@ struct Q8_0Pk {
   static constexpr int kRows = 16;
   static constexpr int64_t kUnit = 64;
   static constexpr size_t kUnitBytes = 2 * 512 + 64;  // 16 rows x 2 x 34 bytes, as in the file
-  static constexpr int64_t kChunkUnits = 16;          // 1024 elements, as Q8_0Tr's panel
+  static constexpr size_t kQsOff = 64;
+  static constexpr int64_t kChunkUnits = 16;  // 1024 elements, as Q8_0Tr's panel
   // None: 4 units (4.3 KB) ahead made 4 sequences no faster; they already run at 3.8-4x one.
   static constexpr int kPrefetchUnits = 0;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
@@ -289,8 +298,8 @@ struct Q8_0Pk {
       uint8_t* du = dst + static_cast<size_t>(u) * kUnitBytes;
       for (int q = 0; q < 2; ++q) {
         for (int g = 0; g < 8; ++g)
-          _mm512_storeu_si512(du + 512 * q + 64 * g, _mm512_xor_si512(r[8 * q + g], bias));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(du + 1024 + 32 * q), f32_to_f16_exact(d[q]));
+          _mm512_storeu_si512(du + kQsOff + 512 * q + 64 * g, _mm512_xor_si512(r[8 * q + g], bias));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(du + 32 * q), f32_to_f16_exact(d[q]));
       }
     }
   }
@@ -303,10 +312,10 @@ struct Q8_0Pk {
     acc_init<C>(acc, y, ldy, m, accumulate);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes) {
       prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
-      const __m512i sc = _mm512_loadu_si512(panel + 1024);
+      const __m512i sc = _mm512_loadu_si512(panel);
       for (int h = 0; h < 2; ++h, act += Act::kActUnitBytes) {
         __m512i wq[8];
-        for (int g = 0; g < 8; ++g) wq[g] = _mm512_loadu_si512(panel + 512 * h + 64 * g);
+        for (int g = 0; g < 8; ++g) wq[g] = _mm512_loadu_si512(panel + kQsOff + 512 * h + 64 * g);
         const __m512 dw = scales_half(sc, h);
         const uint8_t* meta = act + 32 * Act::kTile;
         for (int c = 0; c < C; ++c) {
