@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "model/gguf_export.h"
+#include "support/raw_http.h"
 #include "support/run_command.h"
 #ifdef HEARTH_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -236,28 +237,14 @@ std::map<int, pid_t> ranks_of(pid_t launcher) {
 // One HTTP/1.1 exchange on a fresh connection, read until the server closes it (or 30 s of
 // silence); `started` turns true once the body has begun.
 std::string http_exchange(int port, const std::string& body, std::atomic<bool>* started = nullptr) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   const std::string req =
       "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
       "Content-Type: application/json\r\nContent-Length: " +
       std::to_string(body.size()) + "\r\n\r\n" + body;
-  std::string got;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
-    timeval tv{30, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
-      got.append(buf, static_cast<size_t>(n));
-      if (started && got.find("data: {") != std::string::npos) *started = true;
-    }
-  }
-  ::close(fd);
-  return got;
+  return raw_exchange(port, req, 30, [started](const std::string& got) {
+    if (started && got.find("data: {") != std::string::npos) *started = true;
+    return false;
+  });
 }
 
 // A server (devB: it needs a tokenizer) whose rank 1 is killed while it streams: mpirun's SIGTERM

@@ -26,6 +26,7 @@
 #include "server/json_limits.h"
 #include "server/openai_request.h"
 #include "server/service.h"
+#include "support/raw_http.h"
 #include "tokenizer/load.h"
 
 namespace hearth::server {
@@ -187,26 +188,11 @@ std::string chat(bool stream, int max_tokens = 3) {
 }
 
 // Sends `request` as it is and returns what the server answered (up to its closing the
-// connection or 2 s of silence).
+// connection, 2 s of silence, or a whole JSON reply).
 std::string raw_exchange(int port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string got;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
-      got.append(buf, static_cast<size_t>(n));
-      if (got.find("\r\n\r\n") != std::string::npos && got.back() == '}') break;
-    }
-  }
-  ::close(fd);
-  return got;
+  return hearth::testing::raw_exchange(port, request, 2, [](const std::string& got) {
+    return got.find("\r\n\r\n") != std::string::npos && got.back() == '}';
+  });
 }
 
 // The status and the OpenAI error object's code.
