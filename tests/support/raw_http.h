@@ -11,18 +11,24 @@
 
 namespace hearth::testing {
 
+// 127.0.0.1:port, for connect().
+inline sockaddr_in loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
+
 // Sends `request` as it is and returns everything received, until the server closes the
 // connection, `silence_s` seconds pass with nothing received, or `stop(received)` returns true
 // (called after each read). A refused connection returns "".
 inline std::string raw_exchange(int port, const std::string& request, int silence_s,
                                 const std::function<bool(const std::string&)>& stop = {}) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const sockaddr_in addr = loopback(port);
   std::string got;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
       ::send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size())) {
     timeval tv{silence_s, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);

@@ -335,11 +335,8 @@ TEST(ServerOverload, SecondServerOnTheSamePortIsRefused) {
 // Connects without blocking; true when the kernel completed the handshake within `ms`.
 bool connects_within(int fd, int port, int ms) {
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return true;
+  const sockaddr_in addr = hearth::testing::loopback(port);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) return true;
   if (errno != EINPROGRESS) return false;
   pollfd p{fd, POLLOUT, 0};
   if (::poll(&p, 1, ms) != 1) return false;
