@@ -128,10 +128,11 @@ void BM_decode(benchmark::State& state) {
   tv.nbytes = dtype_row_bytes(t, p.k) * static_cast<size_t>(p.rows);
   tv.file = "gemm_bench";
   // Unpacked, the weights are the file's bytes themselves: each layer needs its own copy.
+  // Prepacked, each upload already writes its own.
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> copies;
   std::vector<Weight> ws;
   for (int l = 0; l < kLayers; ++l) {
-    if (l > 0) {
+    if (l > 0 && !prepacked) {
       copies.emplace_back(
           static_cast<uint8_t*>(std::aligned_alloc(64, (tv.nbytes + 63) / 64 * 64)));
       std::memcpy(copies.back().get(), p.w.get(), tv.nbytes);
