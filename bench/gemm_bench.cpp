@@ -7,6 +7,9 @@
 //   build-gemm/bench/hearth_bench_micro --benchmark_filter='gemm|vecdot_loop'
 //       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //
+// BM_prefill runs the same products on weights as a loaded model holds them (uploaded, so
+// prepacked where the type has a layout): the tiles a prompt's prefill spends its time in.
+//
 // Decode-shaped: one token through an 8B FFN matrix (14336 x 4096, far larger than the caches),
 // the weights as uploaded (prepacked where the type has the layout) against the file's rows on
 // the vec_dot loop, reported as the weight bytes streamed per second. Interleave them, as these
@@ -67,6 +70,18 @@ Problem make_problem(DType t, int64_t rows, int64_t k, int n) {
   return p;
 }
 
+// The problem's weights as a model file's tensor, for CpuBackend::upload.
+TensorView view_of(const Problem& p, const char* name) {
+  TensorView tv;
+  tv.name = name;
+  tv.dtype = p.type;
+  tv.shape = {p.rows, p.k};
+  tv.data = p.w.get();
+  tv.nbytes = dtype_row_bytes(p.type, p.k) * static_cast<size_t>(p.rows);
+  tv.file = "gemm_bench";
+  return tv;
+}
+
 void set_flops(benchmark::State& state, const Problem& p) {
   state.counters["GFLOP/s"] = benchmark::Counter(
       2.0 * static_cast<double>(p.rows * p.k * p.n) * static_cast<double>(state.iterations()) / 1e9,
@@ -120,13 +135,7 @@ void BM_decode(benchmark::State& state) {
   const bool prepacked = state.range(2) != 0;
   Problem p = make_problem(t, 14336, 4096, 1);
   CpuBackend be(static_cast<int>(state.range(1)), /*mmap_weights=*/!prepacked);
-  TensorView tv;
-  tv.name = "blk.0.ffn_gate.weight";
-  tv.dtype = t;
-  tv.shape = {p.rows, p.k};
-  tv.data = p.w.get();
-  tv.nbytes = dtype_row_bytes(t, p.k) * static_cast<size_t>(p.rows);
-  tv.file = "gemm_bench";
+  TensorView tv = view_of(p, "blk.0.ffn_gate.weight");
   // Unpacked, the weights are the file's bytes themselves: each layer needs its own copy.
   // Prepacked, each upload already writes its own.
   std::vector<std::unique_ptr<uint8_t, FreeDeleter>> copies;
@@ -161,6 +170,31 @@ BENCHMARK(BM_decode)
                     static_cast<int64_t>(DType::Q4_K), static_cast<int64_t>(DType::Q6_K)},
                    {1, 2},
                    {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// args: type, rows, k, n, threads, as BM_gemm, but the weights as uploaded (prepacked where the
+// type has the layout, as a loaded model runs them), which BM_gemm's run-time panels are not.
+void BM_prefill(benchmark::State& state) {
+  const auto t = static_cast<DType>(state.range(0));
+  Problem p = make_problem(t, state.range(1), state.range(2), static_cast<int>(state.range(3)));
+  CpuBackend be(static_cast<int>(state.range(4)));
+  const Weight w = be.upload(view_of(p, "blk.0.attn_q.weight"));
+  for (auto _ : state) {
+    be.matmul(w, p.x.data(), p.n, p.y.data());
+    benchmark::DoNotOptimize(p.y.data());
+  }
+  set_flops(state, p);
+  state.SetLabel(std::string(dtype_name(t)) + (w.layout != 0 ? " prepacked" : ""));
+}
+
+BENCHMARK(BM_prefill)
+    ->ArgsProduct({{static_cast<int64_t>(DType::Q4_0), static_cast<int64_t>(DType::Q8_0),
+                    static_cast<int64_t>(DType::Q4_K), static_cast<int64_t>(DType::Q6_K)},
+                   {4096},
+                   {4096},
+                   {128},
+                   {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

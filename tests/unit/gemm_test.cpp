@@ -294,13 +294,11 @@ TEST(GemmPrepacked, BitIdenticalToRunTimePanelsForEveryTokenCount) {
       if (g.prepack == nullptr) continue;
       ++kernels;
       LevelGuard guard(l);
-      // 14336: an 8B FFN's k, several of run()'s k chunks at every level.
+      // 14336: an 8B FFN's k, several of run()'s k chunks at every level. 2560: 10 K-quant units,
+      // a k chunk of 8 units and a shorter last one.
       const std::vector<std::pair<int64_t, int64_t>> shapes =
-          k_quant ? std::vector<std::pair<int64_t, int64_t>>{{53, 512},
-                                                             {16, 1280},
-                                                             {7, 256},
-                                                             {40, 4096},
-                                                             {19, 14336}}
+          k_quant ? std::vector<std::pair<int64_t, int64_t>>{{53, 512}, {16, 1280}, {7, 256},
+                                                             {9, 2560}, {40, 4096}, {19, 14336}}
                   : std::vector<std::pair<int64_t, int64_t>>{
                         {53, 320}, {16, 1088}, {7, 64}, {40, 4160}, {19, 14336}};
       for (auto [rows, k] : shapes) {

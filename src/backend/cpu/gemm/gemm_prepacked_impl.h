@@ -29,15 +29,16 @@ HEARTH_GEMM_TARGET inline __m256i f32_to_f16_exact(__m512 d) {
   return _mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-// One token: the block's eight dword products in two independent chains (latency, not
+// One token's block: its eight dword products in two independent chains (latency, not
 // throughput, bounds a single chain); integer sums are exact, so this equals the one-chain form.
-template <int kGroups>
+// kFold as dpbusd_b's: for several tokens' tiles, not for one token's.
+template <int kGroups, bool kFold>
 HEARTH_GEMM_TARGET inline __m512i block_sum_one_token(const __m512i* wq, const uint8_t* act,
                                                       __m512i init) {
   __m512i s0 = init, s1 = _mm512_setzero_si512();
   for (int g = 0; g < kGroups / 2; ++g) {
-    s0 = dpbusd(s0, wq[g], bcast_i32(act + 4 * g));
-    s1 = dpbusd(s1, wq[g + kGroups / 2], bcast_i32(act + 4 * (g + kGroups / 2)));
+    s0 = dpbusd_b<kFold>(s0, wq[g], act + 4 * g);
+    s1 = dpbusd_b<kFold>(s1, wq[g + kGroups / 2], act + 4 * (g + kGroups / 2));
   }
   return _mm512_add_epi32(s0, s1);
 }
@@ -110,11 +111,11 @@ struct Q4_0Pk {
         const uint8_t* meta = act + 32 * Act::kTile;
         __m512i s[C];
         if constexpr (C == 1) {
-          s[0] = block_sum_one_token<8>(wq, act, bcast_i32(meta + 4));
+          s[0] = block_sum_one_token<8, false>(wq, act, bcast_i32(meta + 4));
         } else {
           for (int c = 0; c < C; ++c) s[c] = bcast_i32(meta + 8 * c + 4);
           for (int g = 0; g < 8; ++g)
-            for (int c = 0; c < C; ++c) s[c] = dpbusd(s[c], wq[g], bcast_i32(act + 32 * c + 4 * g));
+            for (int c = 0; c < C; ++c) s[c] = dpbusd_b<true>(s[c], wq[g], act + 32 * c + 4 * g);
         }
         for (int c = 0; c < C; ++c)
           acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[c]),
@@ -136,7 +137,10 @@ struct Q4_KPk {
   static constexpr size_t kQsBytes = 32 * 64;
   static constexpr size_t kUnitBytes = kQsBytes + 4 * 64;
   static constexpr size_t kHdOff = 0, kQsOff = 4 * 64;
-  static constexpr int64_t kChunkUnits = 2;  // as Q4_KTr's panel
+  // 8 units (18 KB, 2048 elements): a prefill tile ran 1.10-1.20x faster than with Q4_KTr's 2
+  // (BM_prefill); 4 and 16 were slower than 8. Each call's headers and accumulators cost less
+  // spread over more units.
+  static constexpr int64_t kChunkUnits = 8;
   // None: 1 or 2 units (2.3-4.6 KB) ahead made 4 sequences no faster (slightly slower).
   static constexpr int kPrefetchUnits = 0;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
@@ -194,7 +198,8 @@ struct Q6_KPk {
     const int base = 5 + 24 * (z / 8), r = z % 8;
     return 64 * static_cast<size_t>(r < 4 ? base + 4 + r : base + 8 + r);
   }
-  static constexpr int64_t kChunkUnits = 2;  // as Q6_KTr's panel
+  // 8 units (27 KB): 1.13x Q6_KTr's 2 in a prefill tile, 4 and 16 in between (BM_prefill).
+  static constexpr int64_t kChunkUnits = 8;
   // None: 8 units (27 KB) ahead made 4 sequences no faster (0.97x, 4 rounds).
   static constexpr int kPrefetchUnits = 0;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
@@ -282,7 +287,7 @@ struct Q8_0Pk {
   static constexpr int64_t kUnit = 64;
   static constexpr size_t kUnitBytes = 2 * 512 + 64;  // 16 rows x 2 x 34 bytes, as in the file
   static constexpr size_t kQsOff = 64;
-  static constexpr int64_t kChunkUnits = 16;  // 1024 elements, as Q8_0Tr's panel
+  static constexpr int64_t kChunkUnits = 16;  // 1024 elements, as Q8_0Tr's panel; 8 was slower
   // None: 4 units (4.3 KB) ahead made 4 sequences no faster; they already run at 3.8-4x one.
   static constexpr int kPrefetchUnits = 0;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
@@ -320,13 +325,9 @@ struct Q8_0Pk {
         const __m512 dw = scales_half(sc, h);
         const uint8_t* meta = act + 32 * Act::kTile;
         for (int c = 0; c < C; ++c) {
-          __m512i s;
-          if constexpr (C == 1) {
-            s = block_sum_one_token<8>(wq, act, bcast_i32(meta + 4));
-          } else {
-            s = bcast_i32(meta + 8 * c + 4);
-            for (int g = 0; g < 8; ++g) s = dpbusd(s, wq[g], bcast_i32(act + 32 * c + 4 * g));
-          }
+          // Two chains a token for several tokens too: 1.04-1.05x (BM_prefill).
+          const __m512i s =
+              block_sum_one_token<8, (C > 1)>(wq, act + 32 * c, bcast_i32(meta + 8 * c + 4));
           acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
                                    _mm512_mul_ps(dw, bcast_f32(meta + 8 * c)), acc[c]);
         }
