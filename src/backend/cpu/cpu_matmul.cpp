@@ -44,7 +44,8 @@ bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y,
   if (g == nullptr || (n < g->min_tokens && !prepacked)) return false;
   const int64_t rows = w.rows, cols = w.cols;
   const size_t act = align_up(g->act_bytes(cols, n));
-  const size_t scratch = align_up(g->scratch_bytes(cols, n));
+  const size_t scratch =
+      align_up(prepacked ? g->prepacked_scratch_bytes(cols, n) : g->scratch_bytes(cols, n));
   const size_t total = act + scratch * static_cast<size_t>(pool_.size()) + kAlign;
   const bool grew = act_scratch_.size() < total;
   if (grew) act_scratch_.resize(total);
@@ -65,7 +66,8 @@ bool CpuBackend::try_gemm(const Weight& w, const float* x, int n, float* y,
       [&](size_t r0, size_t r1, int thread) {
         if (prepacked)
           g->run_prepacked(w.data, rows, cols, base, n, static_cast<int64_t>(r0),
-                           static_cast<int64_t>(r1), y);
+                           static_cast<int64_t>(r1), y,
+                           base + act + scratch * static_cast<size_t>(thread));
         else
           g->run(w.data, rows, cols, base, n, static_cast<int64_t>(r0), static_cast<int64_t>(r1), y,
                  base + act + scratch * static_cast<size_t>(thread));

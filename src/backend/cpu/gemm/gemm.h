@@ -46,9 +46,11 @@ struct GemmKernel {
   // Rows [r0, r1) (r0 a multiple of panel_rows) of w into their place in dst. Disjoint ranges may
   // run concurrently.
   void (*prepack)(const void* w, int64_t rows, int64_t k, int64_t r0, int64_t r1, void* dst);
-  // As run(), reading prepack's layout; needs no scratch.
+  // Per-thread scratch bytes for run_prepacked (0 for one token group).
+  size_t (*prepacked_scratch_bytes)(int64_t k, int n);
+  // As run(), reading prepack's layout.
   void (*run_prepacked)(const void* packed, int64_t rows, int64_t k, const void* act, int n,
-                        int64_t r0, int64_t r1, float* y);
+                        int64_t r0, int64_t r1, float* y, void* scratch);
 };
 
 // The kernel for a weight type at a SIMD level, or nullptr where there is none (the caller falls
