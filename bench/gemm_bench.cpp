@@ -125,15 +125,16 @@ void BM_vecdot_loop(benchmark::State& state) {
   state.SetLabel(dtype_name(p.type));
 }
 
-// args: type, threads, prepacked (0: the file's rows, vec_dot loop). Each iteration multiplies
-// one token by the next of kLayers matrices of ffn_gate's shape, as a decode step streams layer
-// after layer: one matrix alone (33 MB in Q4_0 or Q4_K) stayed partly in a 32 MB L3 between
-// iterations and measured up to 1.6x the rate the same kernel streamed from memory.
+// args: type, threads, prepacked (0: the file's rows, vec_dot loop), tokens. Each iteration
+// multiplies the tokens by the next of kLayers matrices of ffn_gate's shape, as a decode step
+// streams layer after layer: one matrix alone (33 MB in Q4_0 or Q4_K) stayed partly in a 32 MB L3
+// between iterations and measured up to 1.6x the rate the same kernel streamed from memory.
 void BM_decode(benchmark::State& state) {
   constexpr int kLayers = 4;
   const auto t = static_cast<DType>(state.range(0));
   const bool prepacked = state.range(2) != 0;
-  Problem p = make_problem(t, 14336, 4096, 1);
+  const int n = static_cast<int>(state.range(3));
+  Problem p = make_problem(t, 14336, 4096, n);
   CpuBackend be(static_cast<int>(state.range(1)), /*mmap_weights=*/!prepacked);
   TensorView tv = view_of(p, "blk.0.ffn_gate.weight");
   // Unpacked, the weights are the file's bytes themselves: each layer needs its own copy.
@@ -155,13 +156,16 @@ void BM_decode(benchmark::State& state) {
   }
   int l = 0;
   for (auto _ : state) {
-    be.matmul(ws[static_cast<size_t>(l)], p.x.data(), 1, p.y.data());
+    be.matmul(ws[static_cast<size_t>(l)], p.x.data(), n, p.y.data());
     l = (l + 1) % kLayers;
     benchmark::DoNotOptimize(p.y.data());
   }
   state.counters["GB/s"] = benchmark::Counter(
       static_cast<double>(tv.nbytes) * static_cast<double>(state.iterations()) / 1e9,
       benchmark::Counter::kIsRate);
+  state.counters["tok/s"] =
+      benchmark::Counter(static_cast<double>(n) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
   state.SetLabel(std::string(dtype_name(t)) + (prepacked ? " prepacked" : " file rows"));
 }
 
@@ -169,7 +173,19 @@ BENCHMARK(BM_decode)
     ->ArgsProduct({{static_cast<int64_t>(DType::Q4_0), static_cast<int64_t>(DType::Q8_0),
                     static_cast<int64_t>(DType::Q4_K), static_cast<int64_t>(DType::Q6_K)},
                    {1, 2},
-                   {0, 1}})
+                   {0, 1},
+                   {1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+// Several sequences decoding together (the server's case): their step streams the same weights
+// and computes n times as much. Against tokens = 1 above, tok/s tells how close the step stays
+// to the memory limit.
+BENCHMARK(BM_decode)
+    ->ArgsProduct({{static_cast<int64_t>(DType::Q4_0), static_cast<int64_t>(DType::Q8_0),
+                    static_cast<int64_t>(DType::Q4_K), static_cast<int64_t>(DType::Q6_K)},
+                   {2},
+                   {1},
+                   {4, 8}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
