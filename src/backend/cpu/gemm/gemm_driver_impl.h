@@ -218,15 +218,20 @@ HEARTH_GEMM_TARGET void prepack_rows(const void* w, int64_t rows, int64_t k, int
   }
 }
 
-template <class Pk, int C>
+// kStream: one token group streams the panel in one call (decoding); the layouts that prefetch
+// ahead in their tiles (kPrefetchUnits) then do.
+template <class Pk, int C, bool kStream>
 HEARTH_GEMM_TARGET void pk_tile_entry(const uint8_t* panel, const uint8_t* act, int64_t nu,
                                       float* y, int64_t ldy, int nrows, bool accumulate) {
-  Pk::template tile<C>(panel, act, nu, y, ldy, nrows, accumulate);
+  if constexpr (kStream && requires { Pk::kPrefetchUnits; })
+    Pk::template tile<C, true>(panel, act, nu, y, ldy, nrows, accumulate);
+  else
+    Pk::template tile<C>(panel, act, nu, y, ldy, nrows, accumulate);
 }
 
-template <class Pk, size_t... I>
+template <class Pk, bool kStream, size_t... I>
 constexpr std::array<TileFn<Pk>, sizeof...(I)> make_pk_tiles(std::index_sequence<I...>) {
-  return {&pk_tile_entry<Pk, static_cast<int>(I) + 1>...};
+  return {&pk_tile_entry<Pk, static_cast<int>(I) + 1, kStream>...};
 }
 
 // How run_prepacked splits a product: k chunks of chunk_units units, token chunks of
@@ -277,13 +282,17 @@ HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t 
   using Act = typename Pk::Act;
   static_assert(Pk::kUnit % Act::kUnit == 0);
   static constexpr int64_t kActPerUnit = Pk::kUnit / Act::kUnit;
-  static constexpr auto kTiles = make_pk_tiles<Pk>(std::make_index_sequence<Act::kTile>{});
+  static constexpr auto kChunkTiles =
+      make_pk_tiles<Pk, false>(std::make_index_sequence<Act::kTile>{});
+  static constexpr auto kStreamTiles =
+      make_pk_tiles<Pk, true>(std::make_index_sequence<Act::kTile>{});
   const int64_t units = k / Pk::kUnit;
   const size_t panel_bytes = static_cast<size_t>(units) * Pk::kUnitBytes;
   const int groups = (n + Act::kTile - 1) / Act::kTile;
   const auto [chunk_units, chunk_groups] = prepacked_split<Pk>(k, n);
   const size_t act_unit_bytes = static_cast<size_t>(kActPerUnit) * Act::kActUnitBytes;
   const bool staged = groups > 1;
+  const auto& tiles = staged ? kChunkTiles : kStreamTiles;
   auto* stage = static_cast<float*>(scratch);
   const auto* ab = static_cast<const uint8_t*>(act);
   const auto* pb = static_cast<const uint8_t*>(packed);
@@ -315,8 +324,8 @@ HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t 
               ab + static_cast<size_t>(static_cast<int64_t>(g) * units + u0) * act_unit_bytes;
           float* yt = staged ? stage + static_cast<size_t>(g - g0) * Act::kTile * Pk::kRows
                              : y + static_cast<int64_t>(t) * rows + r;
-          kTiles[static_cast<size_t>(c - 1)](cur, a, nu, yt, staged ? Pk::kRows : rows, nrows,
-                                             u0 > 0);
+          tiles[static_cast<size_t>(c - 1)](cur, a, nu, yt, staged ? Pk::kRows : rows, nrows,
+                                            u0 > 0);
           // After the panel's last k chunk, each group's outputs go to y at once, while the next
           // groups compute (all at the panel's end, their stores waited on y's cache misses).
           if (staged && u0 + nu == units)

@@ -45,15 +45,20 @@ HEARTH_GEMM_TARGET inline __m512i block_sum_one_token(const __m512i* wq, const u
 
 // Several tokens' tiles spend long enough on each unit that the out-of-order window no longer
 // reaches the loads of the units far enough ahead, and the weights' stream stalls: with Q4_0, a
-// 4-sequence decode step took twice one token's step. Such tiles prefetch the unit kAhead units
-// ahead (0: none, where it measured no gain). One token's tile is left to the hardware's stream:
-// with the same prefetch, 8B Q4_0 decoded 0.80-0.92x as fast on one thread.
+// 4-sequence decode step took twice one token's step. Where one token group streams a panel
+// (kStream: several sequences decoding), such tiles prefetch the unit kAhead units ahead into L2.
+// Into L1 the same prefetch made Q4_K, Q6_K and Q8_0 slower; into L2, 4 and 8 tokens on 2 threads
+// streamed 1.17-1.60x faster than with none (Q4_0: than with its earlier prefetch into L1), in
+// BM_decode/*/2/1/(4|8), 6 alternating runs. Several token groups
+// (prefill) are left to the driver, which prefetches a panel's next k chunk: the tiles' own
+// prefetch there made Q4_K and Q6_K 0.95x. One token's tile is left to the hardware's stream: with
+// a prefetch into L2, one token streamed 0.70-0.99x as fast (into L1, 8B Q4_0 0.80-0.92x).
 // Past a panel's end this reads into the next panel or past the matrix, which a prefetch may do.
-template <int C, size_t kUnitBytes, int kAhead>
+template <bool kOn, size_t kUnitBytes, int kAhead>
 HEARTH_GEMM_TARGET inline void prefetch_ahead(const uint8_t* panel) {
-  if constexpr (C > 1 && kAhead > 0)
+  if constexpr (kOn && kAhead > 0)
     for (size_t l = 0; l < kUnitBytes; l += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(panel + kAhead * kUnitBytes + l), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(panel + kAhead * kUnitBytes + l), _MM_HINT_T1);
 }
 
 // ---- Q4_0 --------------------------------------------------------------------------------------
@@ -64,9 +69,10 @@ struct Q4_0Pk {
   static constexpr size_t kUnitBytes = 2 * 256 + 64;  // 16 rows x 2 x 18 bytes, as in the file
   static constexpr size_t kQsOff = 64;
   static constexpr int64_t kChunkUnits = 32;  // 2048 elements, as Q4_0Tr's panel
-  // 8 units (4.6 KB) ahead: 8B, 2 threads, 4 sequences decoding together 1.12-1.75x faster, 8
-  // sequences 1.33-1.52x, 16 about 1.05x (bound by arithmetic); 4 or 16 units about the same.
-  static constexpr int kPrefetchUnits = 8;
+  // 16 units (9.2 KB) ahead; into L1 8 units ahead had made 4 sequences of 8B decoding together
+  // 1.12-1.75x faster than none. Into L2, 16 units: 4 tokens 1.31x, 8 tokens 1.24x faster than
+  // into L1 8 ahead (8: 1.15x, 1.29x).
+  static constexpr int kPrefetchUnits = 16;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
   static bool fits(int64_t, int64_t) { return true; }
 
@@ -90,7 +96,7 @@ struct Q4_0Pk {
     }
   }
 
-  template <int C>
+  template <int C, bool kStream = false>
   HEARTH_GEMM_TARGET static void tile(const uint8_t* panel, const uint8_t* act, int64_t nu,
                                       float* y, int64_t ldy, int nrows, bool accumulate) {
     const __mmask16 m = row_mask(nrows, 0);
@@ -98,7 +104,7 @@ struct Q4_0Pk {
     acc_init<C>(acc, y, ldy, m, accumulate);
     const __m512i nib = _mm512_set1_epi8(0x0F);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes) {
-      prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
+      prefetch_ahead<kStream && (C > 1), kUnitBytes, kPrefetchUnits>(panel);
       const __m512i sc = _mm512_loadu_si512(panel);
       for (int h = 0; h < 2; ++h, act += Act::kActUnitBytes) {
         __m512i wq[8];
@@ -141,8 +147,8 @@ struct Q4_KPk {
   // (BM_prefill); 4 and 16 were slower than 8. Each call's headers and accumulators cost less
   // spread over more units.
   static constexpr int64_t kChunkUnits = 8;
-  // None: 1 or 2 units (2.3-4.6 KB) ahead made 4 sequences no faster (slightly slower).
-  static constexpr int kPrefetchUnits = 0;
+  // 2 units (4.6 KB) ahead: 4 tokens 1.17x, 8 tokens 1.32x (4 units: 1.15x, 1.21x).
+  static constexpr int kPrefetchUnits = 2;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
   static bool fits(int64_t, int64_t) { return true; }
 
@@ -156,14 +162,14 @@ struct Q4_KPk {
     }
   }
 
-  template <int C>
+  template <int C, bool kStream = false>
   HEARTH_GEMM_TARGET static void tile(const uint8_t* panel, const uint8_t* act, int64_t nu,
                                       float* y, int64_t ldy, int nrows, bool accumulate) {
     const __mmask16 m = row_mask(nrows, 0);
     __m512 acc[C];
     acc_init<C>(acc, y, ldy, m, accumulate);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes, act += Act::kActUnitBytes) {
-      prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
+      prefetch_ahead<kStream && (C > 1), kUnitBytes, kPrefetchUnits>(panel);
       const uint8_t* hp = panel + kHdOff;
       const Q4KHeaders h(_mm512_loadu_si512(hp), _mm512_loadu_si512(hp + 64),
                          _mm512_loadu_si512(hp + 128), _mm512_loadu_si512(hp + 192));
@@ -200,8 +206,8 @@ struct Q6_KPk {
   }
   // 8 units (27 KB): 1.13x Q6_KTr's 2 in a prefill tile, 4 and 16 in between (BM_prefill).
   static constexpr int64_t kChunkUnits = 8;
-  // None: 8 units (27 KB) ahead made 4 sequences no faster (0.97x, 4 rounds).
-  static constexpr int kPrefetchUnits = 0;
+  // 2 units (6.8 KB) ahead: 4 tokens 1.41x, 8 tokens 1.60x (4 units: 1.39x, 1.58x).
+  static constexpr int kPrefetchUnits = 2;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
   static bool fits(int64_t, int64_t) { return true; }
 
@@ -261,14 +267,14 @@ struct Q6_KPk {
     (sub_block<C, G>(unit, act, d, part), ...);
   }
 
-  template <int C>
+  template <int C, bool kStream = false>
   HEARTH_GEMM_TARGET static void tile(const uint8_t* panel, const uint8_t* act, int64_t nu,
                                       float* y, int64_t ldy, int nrows, bool accumulate) {
     const __mmask16 m = row_mask(nrows, 0);
     __m512 acc[C];
     acc_init<C>(acc, y, ldy, m, accumulate);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes, act += Act::kActUnitBytes) {
-      prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
+      prefetch_ahead<kStream && (C > 1), kUnitBytes, kPrefetchUnits>(panel);
       const __m512 d = Act::row_d(_mm512_loadu_si512(panel + kScOff + 4 * 64));
       __m512 part[C];
       for (int c = 0; c < C; ++c) part[c] = _mm512_setzero_ps();
@@ -288,8 +294,8 @@ struct Q8_0Pk {
   static constexpr size_t kUnitBytes = 2 * 512 + 64;  // 16 rows x 2 x 34 bytes, as in the file
   static constexpr size_t kQsOff = 64;
   static constexpr int64_t kChunkUnits = 16;  // 1024 elements, as Q8_0Tr's panel; 8 was slower
-  // None: 4 units (4.3 KB) ahead made 4 sequences no faster; they already run at 3.8-4x one.
-  static constexpr int kPrefetchUnits = 0;
+  // 4 units (4.3 KB) ahead: 4 tokens 1.18x, 8 tokens 1.34x (8 units: 1.15x, 1.42x).
+  static constexpr int kPrefetchUnits = 4;
   static constexpr bool kChunkedSums = false;  // acc_init carries y on
   static bool fits(int64_t, int64_t) { return true; }
 
@@ -310,14 +316,14 @@ struct Q8_0Pk {
     }
   }
 
-  template <int C>
+  template <int C, bool kStream = false>
   HEARTH_GEMM_TARGET static void tile(const uint8_t* panel, const uint8_t* act, int64_t nu,
                                       float* y, int64_t ldy, int nrows, bool accumulate) {
     const __mmask16 m = row_mask(nrows, 0);
     __m512 acc[C];
     acc_init<C>(acc, y, ldy, m, accumulate);
     for (int64_t u = 0; u < nu; ++u, panel += kUnitBytes) {
-      prefetch_ahead<C, kUnitBytes, kPrefetchUnits>(panel);
+      prefetch_ahead<kStream && (C > 1), kUnitBytes, kPrefetchUnits>(panel);
       const __m512i sc = _mm512_loadu_si512(panel);
       for (int h = 0; h < 2; ++h, act += Act::kActUnitBytes) {
         __m512i wq[8];
