@@ -218,8 +218,8 @@ HEARTH_GEMM_TARGET void prepack_rows(const void* w, int64_t rows, int64_t k, int
   }
 }
 
-// kStream: one token group streams the panel in one call (decoding); the layouts that prefetch
-// ahead in their tiles (kPrefetchUnits) then do.
+// kStream: the tile reads its panel from memory (one token group, or the first group of a k
+// chunk); the layouts that prefetch ahead in their tiles (kPrefetchUnits) then do.
 template <class Pk, int C, bool kStream>
 HEARTH_GEMM_TARGET void pk_tile_entry(const uint8_t* panel, const uint8_t* act, int64_t nu,
                                       float* y, int64_t ldy, int nrows, bool accumulate) {
@@ -292,7 +292,6 @@ HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t 
   const auto [chunk_units, chunk_groups] = prepacked_split<Pk>(k, n);
   const size_t act_unit_bytes = static_cast<size_t>(kActPerUnit) * Act::kActUnitBytes;
   const bool staged = groups > 1;
-  const auto& tiles = staged ? kChunkTiles : kStreamTiles;
   auto* stage = static_cast<float*>(scratch);
   const auto* ab = static_cast<const uint8_t*>(act);
   const auto* pb = static_cast<const uint8_t*>(packed);
@@ -324,6 +323,9 @@ HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t 
               ab + static_cast<size_t>(static_cast<int64_t>(g) * units + u0) * act_unit_bytes;
           float* yt = staged ? stage + static_cast<size_t>(g - g0) * Act::kTile * Pk::kRows
                              : y + static_cast<int64_t>(t) * rows + r;
+          // The first token group reads the chunk from memory: it streams, the others find it
+          // in cache.
+          const auto& tiles = !staged || g == g0 ? kStreamTiles : kChunkTiles;
           tiles[static_cast<size_t>(c - 1)](cur, a, nu, yt, staged ? Pk::kRows : rows, nrows,
                                             u0 > 0);
           // After the panel's last k chunk, each group's outputs go to y at once, while the next

@@ -45,14 +45,16 @@ HEARTH_GEMM_TARGET inline __m512i block_sum_one_token(const __m512i* wq, const u
 
 // Several tokens' tiles spend long enough on each unit that the out-of-order window no longer
 // reaches the loads of the units far enough ahead, and the weights' stream stalls: with Q4_0, a
-// 4-sequence decode step took twice one token's step. Where one token group streams a panel
-// (kStream: several sequences decoding), such tiles prefetch the unit kAhead units ahead into L2.
-// Into L1 the same prefetch made Q4_K, Q6_K and Q8_0 slower; into L2, 4 and 8 tokens on 2 threads
-// streamed 1.17-1.60x faster than with none (Q4_0: than with its earlier prefetch into L1), in
-// BM_decode/*/2/1/(4|8), 6 alternating runs. Several token groups
-// (prefill) are left to the driver, which prefetches a panel's next k chunk: the tiles' own
-// prefetch there made Q4_K and Q6_K 0.95x. One token's tile is left to the hardware's stream: with
-// a prefetch into L2, one token streamed 0.70-0.99x as fast (into L1, 8B Q4_0 0.80-0.92x).
+// 4-sequence decode step took twice one token's step. Where such a tile reads its panel from
+// memory (kStream), it prefetches the unit kAhead units ahead into L2.
+// - Into L1 the same prefetch made Q4_K, Q6_K and Q8_0 slower. Into L2, 4 and 8 tokens on 2
+//   threads streamed 1.17-1.60x faster than with none (Q4_0: than with its earlier prefetch into
+//   L1), in BM_decode/*/2/1/(4|8), 6 alternating runs.
+// - Of several token groups (prefill), only the first of each k chunk streams; the driver also
+//   prefetches the next chunk. All of them prefetching made Q4_K and Q6_K prefill 0.95x; none
+//   made 16 sequences of 8B Q4_0 decoding together (two groups) 0.82x.
+// - One token's tile is left to the hardware's stream: with a prefetch into L2, one token
+//   streamed 0.70-0.99x as fast (into L1, 8B Q4_0 decoded 0.80-0.92x as fast).
 // Past a panel's end this reads into the next panel or past the matrix, which a prefetch may do.
 template <bool kOn, size_t kUnitBytes, int kAhead>
 HEARTH_GEMM_TARGET inline void prefetch_ahead(const uint8_t* panel) {
