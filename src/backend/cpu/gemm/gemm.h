@@ -6,10 +6,11 @@
 // memory-bound: it stays on the vec_dot loop unless the weights are prepacked.
 //
 // A product takes three steps. The caller sizes one workspace (act_bytes) and one scratch area per
-// thread (scratch_bytes), both 64-byte aligned; pack_act converts the float activations into the
-// kernel's layout (quantized exactly as cpu::quantize_activation does, so integer sums match the
-// vec_dot kernels); then run() computes a range of rows. Results do not depend on how rows or
-// tokens are split across threads, as long as row ranges start at a multiple of panel_rows.
+// thread (scratch_bytes, or prepacked_scratch_bytes for prepacked weights), both 64-byte aligned;
+// pack_act converts the float activations into the kernel's layout (quantized exactly as
+// cpu::quantize_activation does, so integer sums match the vec_dot kernels); then run() computes a
+// range of rows. Results do not depend on how rows or tokens are split across threads, as long as
+// row ranges start at a multiple of panel_rows.
 #include <cstddef>
 #include <cstdint>
 

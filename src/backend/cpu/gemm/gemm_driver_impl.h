@@ -234,9 +234,10 @@ constexpr std::array<TileFn<Pk>, sizeof...(I)> make_pk_tiles(std::index_sequence
   return {&pk_tile_entry<Pk, static_cast<int>(I) + 1, kStream>...};
 }
 
-// How run_prepacked splits a product: k chunks of chunk_units units, token chunks of
-// chunk_groups token groups.
+// How run_prepacked splits a product of `groups` token groups: k chunks of chunk_units units,
+// token chunks of chunk_groups token groups.
 struct PrepackedSplit {
+  int groups;
   int64_t chunk_units;
   int chunk_groups;
 };
@@ -258,7 +259,7 @@ PrepackedSplit prepacked_split(int64_t k, int n) {
           kActChunkBytes /
           (static_cast<size_t>(std::max<int64_t>(chunk_units, 1)) * act_unit_bytes)),
       1, std::max(groups, 1)));
-  return {chunk_units, chunk_groups};
+  return {groups, chunk_units, chunk_groups};
 }
 
 // Several token groups keep a panel's outputs in a per-thread staging area between k chunks,
@@ -288,8 +289,7 @@ HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t 
       make_pk_tiles<Pk, true>(std::make_index_sequence<Act::kTile>{});
   const int64_t units = k / Pk::kUnit;
   const size_t panel_bytes = static_cast<size_t>(units) * Pk::kUnitBytes;
-  const int groups = (n + Act::kTile - 1) / Act::kTile;
-  const auto [chunk_units, chunk_groups] = prepacked_split<Pk>(k, n);
+  const auto [groups, chunk_units, chunk_groups] = prepacked_split<Pk>(k, n);
   const size_t act_unit_bytes = static_cast<size_t>(kActPerUnit) * Act::kActUnitBytes;
   const bool staged = groups > 1;
   auto* stage = static_cast<float*>(scratch);
@@ -315,7 +315,7 @@ HEARTH_GEMM_TARGET void run_prepacked(const void* packed, int64_t rows, int64_t 
             const size_t b = next_len * static_cast<size_t>(g - g0) / static_cast<size_t>(g1 - g0),
                          e = next_len * static_cast<size_t>(g + 1 - g0) /
                              static_cast<size_t>(g1 - g0);
-            for (size_t o = b / 64 * 64; o < e; o += 64) __builtin_prefetch(next + o, 0, 2);
+            prefetch_rows(next, 0, 1, b, e - b);
           }
           const int t = g * Act::kTile;
           const int c = std::min(Act::kTile, n - t);
